@@ -1,0 +1,28 @@
+# Fine-tune T5 on extractive QA: download -> normalize -> tokenize -> train -> predict -> metrics.
+# Usage: snakemake --profile profiles/slurm results/metrics/squad2.json   (README for more)
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/normalize.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/tokenize.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/metrics.smk"
+
+
+rule all:
+    input:
+        expand("results/metrics/{dataset}.json", dataset=config.get("default_datasets", [])),
+    default_target: True

@@ -1,0 +1,267 @@
+"""The embedded demo: deterministic causal "why" questions whose answers are spans of the context.
+
+Each context holds a few events; some state their cause in one of several wordings, others are
+distractors. A question asks why one event happened: the answer is the cause clause, copied from
+the context, or "" when the context does not say (an event that is absent, or present without a
+cause). Half the data is written as official SQuAD 2.0 JSON, half as a Webis-CausalQA-22 CSV, so the
+demo exercises both readers in one dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+from dataclasses import dataclass
+
+SUBJECTS = [
+    "the river",
+    "the bridge",
+    "the old mill",
+    "the village school",
+    "the harbor",
+    "the factory",
+    "the orchestra",
+    "the bakery",
+    "the museum",
+    "the night train",
+    "the summer festival",
+    "the council",
+    "the library",
+    "the dairy farm",
+    "the hospital",
+    "the stadium",
+    "the airport",
+    "the ferry",
+    "the market",
+    "the copper mine",
+    "the theater",
+    "the zoo",
+    "the brewery",
+    "the post office",
+    "the football club",
+    "the radio station",
+    "the hotel",
+    "the vineyard",
+    "the shipyard",
+    "the observatory",
+]
+# (past tense as stated in the context, base form as asked in the question)
+EVENTS = [
+    ("closed", "close"),
+    ("flooded", "flood"),
+    ("collapsed", "collapse"),
+    ("moved", "move"),
+    ("expanded", "expand"),
+    ("failed", "fail"),
+    ("reopened", "reopen"),
+    ("grew", "grow"),
+    ("stopped", "stop"),
+    ("changed", "change"),
+    ("lost money", "lose money"),
+    ("went quiet", "go quiet"),
+    ("hired more staff", "hire more staff"),
+    ("raised its prices", "raise its prices"),
+    ("cancelled the event", "cancel the event"),
+    ("became famous", "become famous"),
+]
+CAUSE_AGENTS = [
+    "the storm",
+    "the new manager",
+    "a local company",
+    "the government",
+    "the workers",
+    "heavy snow",
+    "an old pipe",
+    "the tourists",
+    "a small fire",
+    "the bank",
+    "the mayor",
+    "the drought",
+    "a famous singer",
+    "the engineers",
+    "the neighbors",
+    "a long strike",
+    "the inspectors",
+    "the owners",
+]
+CAUSE_ACTIONS = [
+    "damaged the main building",
+    "cut the budget",
+    "blocked the only road",
+    "doubled the rent",
+    "ended the contract",
+    "broke during the night",
+    "praised it on television",
+    "bought the land",
+    "found a serious fault",
+    "left the town",
+    "demanded higher wages",
+    "ruined the harvest",
+    "opened a rival business",
+    "changed the rules",
+    "paid off the debts",
+    "visited in large numbers",
+]
+FILLERS = [
+    "{s} is older than most people think.",
+    "Many visitors came to {s} last summer.",
+    "{s} appears on the town's oldest map.",
+    "People often talk about {s} at dinner.",
+    "A new sign was painted outside {s}.",
+    "The newspaper printed a photo of {s}.",
+]
+# How a cause is stated; the answer span is always the cause clause itself.
+CAUSAL_PATTERNS = [
+    "{S} {v} because {c}.",
+    "Because {c}, {s} {v}.",
+    "{C}, so {s} {v}.",
+    "{S} {v} after {c}.",
+    "{S} {v} since {c}.",
+]
+QUESTION_PATTERNS = [
+    "Why did {s} {b}?",
+    "What made {s} {b}?",
+    "What caused {s} to {b}?",
+    "For what reason did {s} {b}?",
+]
+
+
+@dataclass
+class Example:
+    id: str
+    question: str
+    context: str
+    answers: list[str]  # empty: unanswerable
+    answer_starts: list[int]
+
+
+def _cap(text: str) -> str:
+    return text[0].upper() + text[1:]
+
+
+def _make_context(rng: random.Random, n_events: int):
+    """Sentences plus, for each event, its (subject, event, cause or None)."""
+    subjects = rng.sample(SUBJECTS, n_events + 1)
+    facts, sentences = [], []
+    for subject in subjects[:n_events]:
+        event = rng.choice(EVENTS)
+        if rng.random() < 0.8:
+            cause = f"{rng.choice(CAUSE_AGENTS)} {rng.choice(CAUSE_ACTIONS)}"
+            pattern = rng.choice(CAUSAL_PATTERNS)
+            sentence = pattern.format(S=_cap(subject), s=subject, v=event[0], c=cause, C=_cap(cause))
+        else:
+            cause = None
+            sentence = f"{_cap(subject)} {event[0]} last year."
+        facts.append((subject, event, cause))
+        sentences.append(sentence)
+    sentences.append(rng.choice(FILLERS).format(s=subjects[-1]).capitalize())
+    rng.shuffle(sentences)
+    return " ".join(sentences), facts, subjects[-1]
+
+
+def _question(rng: random.Random, subject: str, event: tuple[str, str]) -> str:
+    return _cap(rng.choice(QUESTION_PATTERNS).format(s=subject, b=event[1]))
+
+
+def _questions_for(rng: random.Random, context: str, facts, filler_subject: str):
+    """One to three (question, answer or None) pairs about one context."""
+    pairs = []
+    for subject, event, cause in rng.sample(facts, min(len(facts), rng.randint(1, 2))):
+        pairs.append((_question(rng, subject, event), cause))
+    if rng.random() < 0.45:
+        # Unanswerable: a subject of the context with another event, or a subject only mentioned.
+        subject, event, _ = rng.choice(facts)
+        other = rng.choice([e for e in EVENTS if e != event])
+        pairs.append((_question(rng, rng.choice([subject, filler_subject]), other), None))
+    return pairs
+
+
+def _spans(context: str, cause: str | None) -> tuple[list[str], list[int]]:
+    if cause is None:
+        return [], []
+    for text in (cause, _cap(cause)):
+        start = context.find(text)
+        if start >= 0:
+            return [context[start : start + len(text)]], [start]
+    raise AssertionError(f"cause {cause!r} not in context")  # the generator is wrong, not the data
+
+
+def generate(seed: int, n_examples: int, prefix: str) -> list[list[Example]]:
+    """Paragraphs of examples (a paragraph shares one context), at least `n_examples` in all."""
+    rng = random.Random(seed)
+    paragraphs, total = [], 0
+    while total < n_examples:
+        context, facts, filler = _make_context(rng, rng.randint(2, 4))
+        group = []
+        for question, cause in _questions_for(rng, context, facts, filler):
+            answers, starts = _spans(context, cause)
+            digest = hashlib.sha1(f"{prefix}:{total}".encode()).hexdigest()[:24]
+            group.append(Example(digest, question, context, answers, starts))
+            total += 1
+        paragraphs.append(group)
+    return paragraphs
+
+
+def to_squad_json(paragraphs: list[list[Example]], title: str) -> str:
+    data_paragraphs = []
+    for group in paragraphs:
+        qas = []
+        for ex in group:
+            qas.append(
+                {
+                    "question": ex.question,
+                    "id": ex.id,
+                    "answers": [{"text": t, "answer_start": s} for t, s in zip(ex.answers, ex.answer_starts)],
+                    "is_impossible": not ex.answers,
+                }
+            )
+        data_paragraphs.append({"context": group[0].context, "qas": qas})
+    root = {"version": "v2.0", "data": [{"title": title, "paragraphs": data_paragraphs}]}
+    return json.dumps(root, indent=1, ensure_ascii=False) + "\n"
+
+
+def to_causalqa_csv(paragraphs: list[list[Example]]) -> str:
+    from t5qa.text import process_answers, process_text
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["id", "question", "question_processed", "context", "context_processed", "answer", "answer_processed"]
+    )
+    for group in paragraphs:
+        for ex in group:
+            # Like the release, several golds are tab-separated: the clause, and the clause with its connective.
+            golds = ex.answers + [f"because {a}" for a in ex.answers if f"because {a}" in ex.context]
+            answer = "\t".join(golds)
+            writer.writerow(
+                [
+                    ex.id,
+                    ex.question,
+                    process_text(ex.question),
+                    ex.context,
+                    process_text(ex.context),
+                    answer,
+                    process_answers(answer),
+                ]
+            )
+    return buffer.getvalue()
+
+
+DEMO_FILES = {
+    # file name: (format, seed, examples)
+    "squad_train.json": ("squad", 11, 1200),
+    "squad_validation.json": ("squad", 12, 200),
+    "causalqa_train.csv": ("causalqa", 21, 1200),
+    "causalqa_validation.csv": ("causalqa", 22, 200),
+}
+
+
+def render_demo_files() -> dict[str, str]:
+    files = {}
+    for name, (kind, seed, n) in DEMO_FILES.items():
+        paragraphs = generate(seed, n, prefix=name)
+        files[name] = to_squad_json(paragraphs, "demo") if kind == "squad" else to_causalqa_csv(paragraphs)
+    return files

@@ -1,0 +1,41 @@
+"""Text cleaning for the `*_processed` columns (the Webis-CausalQA-22 convention)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from t5qa import ANSWER_SEPARATOR
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def process_text(text: str) -> str:
+    """Lower-case, strip HTML tags and entities, collapse whitespace."""
+    text = _TAG.sub(" ", text)
+    text = html.unescape(text)
+    return _SPACE.sub(" ", text).strip().lower()
+
+
+def clean_answer(text: str) -> str:
+    """A single gold answer: tabs are our answer separator, so none may survive inside one answer."""
+    return text.replace(ANSWER_SEPARATOR, " ").strip()
+
+
+def join_answers(answers: list[str]) -> str:
+    """Several golds in one cell, order kept, duplicates and empties dropped."""
+    seen: dict[str, None] = {}
+    for answer in answers:
+        answer = clean_answer(answer)
+        if answer:
+            seen.setdefault(answer, None)
+    return ANSWER_SEPARATOR.join(seen)
+
+
+def split_answers(cell: str) -> list[str]:
+    return [a for a in cell.split(ANSWER_SEPARATOR) if a.strip()]
+
+
+def process_answers(cell: str) -> str:
+    return ANSWER_SEPARATOR.join(process_text(a) for a in split_answers(cell))

@@ -1,0 +1,87 @@
+"""Build a dataset's tokenized Arrow folder (train + validation) from its sources' normalised tables."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import datasets
+import pandas as pd
+
+from t5qa.atomic import atomic_path
+from t5qa.errors import InputError
+from t5qa.features import check_template, length_stats, make_tokenize_fn
+
+log = logging.getLogger("t5qa.tokenize")
+SPLITS = ("train", "validation")
+
+
+def load_split(tables: list[tuple[str, Path]]) -> datasets.Dataset:
+    """Concatenate sources, tagging each row with its source name."""
+    frames = []
+    for source, path in tables:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: normalised table not found")
+        frame = pd.read_parquet(path)
+        frame.insert(0, "source", source)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+
+
+def tokenize_dataset(
+    tables: dict[str, list[tuple[str, Path]]], tokenizer, settings: dict, output: Path, num_proc: int = 1
+) -> dict:
+    """Tokenize every split into `output` (save_to_disk, renamed into place). Returns the stats."""
+    for warning in check_template(settings["template"]):
+        log.warning(warning)
+    tokenize = make_tokenize_fn(
+        tokenizer,
+        template=settings["template"],
+        unanswerable=settings["unanswerable_target"],
+        max_source_length=settings["max_source_length"],
+        max_target_length=settings["max_target_length"],
+        text_columns=settings.get("text_columns", "raw"),
+    )
+    splits, stats = {}, {}
+    for split in SPLITS:
+        raw = load_split(tables[split])
+        keep = ["id", "source"]
+        encoded = raw.map(
+            tokenize,
+            batched=True,
+            batch_size=1000,
+            num_proc=num_proc if num_proc > 1 else None,
+            remove_columns=[c for c in raw.column_names if c not in keep],
+            desc=f"tokenize {split}",
+        )
+        stats[split] = split_stats(encoded)
+        # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
+        splits[split] = encoded.select_columns(
+            ["id", "source", "input_ids", "attention_mask", "labels", "length"]
+        )
+    with atomic_path(output, is_dir=True) as tmp:
+        datasets.DatasetDict(splits).save_to_disk(str(tmp))
+    return stats
+
+
+def split_stats(encoded: datasets.Dataset) -> dict:
+    table = encoded.select_columns(
+        [
+            "source",
+            "source_length",
+            "target_length",
+            "input_truncated",
+            "target_truncated",
+            "answer_truncated",
+        ]
+    ).to_pandas()
+    return {
+        "rows": len(table),
+        "rows_per_source": {k: int(v) for k, v in table["source"].value_counts(sort=False).items()},
+        "source_length": length_stats(table["source_length"]),
+        "target_length": length_stats(table["target_length"]),
+        "inputs_truncated": int(table["input_truncated"].sum()),
+        "targets_truncated": int(table["target_truncated"].sum()),
+        "answers_cut_off_by_input_truncation": int(table["answer_truncated"].sum()),
+    }

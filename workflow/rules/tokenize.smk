@@ -1,0 +1,30 @@
+def tokenize_inputs(wildcards):
+    sources = dataset_sources(wildcards.dataset)
+    inputs = {
+        "train": normalized(sources, "train"),
+        "validation": normalized(sources, "validation"),
+        "code": code("tokenize_data.py", "tokenizing.py", "features.py"),
+    }
+    if is_scratch("tokenizer"):
+        inputs["tokenizer"] = tokenizer_location(wildcards.dataset)
+    return inputs
+
+
+rule tokenize:
+    input:
+        unpack(tokenize_inputs),
+    output:
+        data=directory("results/tokenized/{dataset}"),
+        stats="results/tokenized/{dataset}.stats.json",
+    params:
+        settings=lambda wc: canonical(config["tokenize"]),
+        tokenizer=lambda wc: tokenizer_location(wc.dataset),
+        train=lambda wc: named_tables(dataset_sources(wc.dataset), "train"),
+        validation=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
+    threads: 1
+    log:
+        "logs/tokenize/{dataset}.log",
+    shell:
+        "python {SCRIPTS}/tokenize_data.py --tokenizer {params.tokenizer} --train {params.train}"
+        " --validation {params.validation} --output {output.data} --stats {output.stats}"
+        " --settings {params.settings:q} --num-proc {threads} 2>&1 | tee {log}"

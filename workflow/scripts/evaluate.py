@@ -1,0 +1,57 @@
+"""Score predictions with the official SQuAD v2.0 EM/F1 (plus ROUGE-L and a per-source breakdown).
+
+Example:
+  python workflow/scripts/evaluate.py --predictions P.jsonl --references R.parquet --output M.json
+References are normalised tables; name them SOURCE=PATH (default: the file's folder name).
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from t5qa import cli
+from t5qa.atomic import write_json
+from t5qa.evaluation import evaluate, parse_reference_arg
+from t5qa.manifest import build_manifest, now
+
+log = logging.getLogger("t5qa.evaluate")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--predictions", required=True, help="JSONL with 'id' and 'prediction' (and 'source')"
+    )
+    parser.add_argument("--references", nargs="+", required=True, help="[SOURCE=]normalised validation table")
+    parser.add_argument(
+        "--train-references",
+        nargs="*",
+        default=[],
+        help="normalised train tables, for the most-frequent-answer baseline",
+    )
+    parser.add_argument("--output", required=True, help="the metrics JSON")
+    parser.add_argument("--manifest", help="also write a run manifest here")
+    parser.add_argument("--model-name", help="recorded in the metrics")
+    parser.add_argument("--dataset-name", help="recorded in the metrics")
+    args = parser.parse_args()
+    started = now()
+    references = [parse_reference_arg(a) for a in args.references]
+    train_answers = [
+        a for p in args.train_references for a in pd.read_parquet(p, columns=["answer"])["answer"]
+    ]
+    result = evaluate(Path(args.predictions), references, train_answers or None)
+    result = {"dataset": args.dataset_name, "model": args.model_name, **result}
+    log.info("exact %.2f  f1 %.2f  (%d questions)", result["exact"], result["f1"], result["total"])
+    write_json(args.output, result)
+    if args.manifest:
+        inputs = {"predictions": args.predictions, **{f"references:{s}": str(p) for s, p in references}}
+        settings = {"dataset": args.dataset_name, "model": args.model_name}
+        write_json(args.manifest, build_manifest("metrics", settings, inputs, started))
+
+
+if __name__ == "__main__":
+    cli.run(main)

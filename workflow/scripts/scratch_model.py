@@ -1,0 +1,59 @@
+"""Build the offline stand-ins for a hub checkpoint: a sentencepiece tokenizer trained on our own
+text, or a small random-init T5 for such a tokenizer. Both are saved with `save_pretrained`.
+
+Examples:
+  python workflow/scripts/scratch_model.py tokenizer --texts train.parquet --output tok/ --settings '{...}'
+  python workflow/scripts/scratch_model.py model --tokenizer tok/ --output model/ --settings '{...}'
+"""
+
+import argparse
+import logging
+
+import pandas as pd
+from transformers import AutoTokenizer
+
+from t5qa import cli
+from t5qa.atomic import atomic_path
+from t5qa.features import DEFAULT_TEMPLATE
+from t5qa.scratch_model import build_model, train_tokenizer
+
+log = logging.getLogger("t5qa.scratch")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="what", required=True)
+    tok = sub.add_parser("tokenizer", help="train a sentencepiece tokenizer on normalised tables")
+    tok.add_argument("--texts", nargs="+", required=True, help="normalised tables (.parquet)")
+    tok.add_argument("--output", required=True)
+    tok.add_argument("--settings", required=True, help='JSON: {"vocab_size": N, "seed": N}')
+    mod = sub.add_parser("model", help="a random-init T5 sized for a tokenizer")
+    mod.add_argument("--tokenizer", required=True)
+    mod.add_argument("--output", required=True)
+    mod.add_argument("--settings", required=True, help='JSON: {"seed": N, "architecture": {T5Config fields}}')
+    args = parser.parse_args()
+    settings = cli.parse_settings(args.settings)
+
+    if args.what == "tokenizer":
+        frames = [pd.read_parquet(p) for p in args.texts]
+        # The template's own words and the unanswerable target must be in the vocabulary too.
+        texts = [DEFAULT_TEMPLATE, settings.get("unanswerable_target", "unanswerable")]
+        for frame in frames:
+            texts += frame["question"].tolist() + frame["context"].tolist() + frame["answer"].tolist()
+        tokenizer = train_tokenizer(texts, settings["vocab_size"], settings["seed"])
+        log.info("trained a %d-piece tokenizer on %d texts", len(tokenizer), len(texts))
+        with atomic_path(args.output, is_dir=True) as tmp:
+            tokenizer.save_pretrained(tmp)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+        model = build_model(tokenizer, settings["architecture"], settings["seed"])
+        log.info("built a random-init T5 with %.2fM parameters", model.num_parameters() / 1e6)
+        with atomic_path(args.output, is_dir=True) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+
+
+if __name__ == "__main__":
+    cli.run(main)

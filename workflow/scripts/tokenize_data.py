@@ -1,0 +1,54 @@
+"""Tokenize a dataset (one or more sources) into an Arrow folder (`save_to_disk`) plus a stats JSON.
+
+Example:
+  python workflow/scripts/tokenize_data.py --tokenizer google-t5/t5-small \
+      --train squad2=results/normalized/squad2/train.parquet \
+      --validation squad2=results/normalized/squad2/validation.parquet \
+      --output results/tokenized/squad2 --stats results/tokenized/squad2.stats.json --settings '{...}'
+"""
+
+import argparse
+import logging
+
+from transformers import AutoTokenizer
+
+from t5qa import cli
+from t5qa.atomic import write_json
+from t5qa.evaluation import parse_reference_arg
+from t5qa.tokenizing import tokenize_dataset
+
+log = logging.getLogger("t5qa.tokenize")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
+    parser.add_argument("--train", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
+    parser.add_argument("--validation", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
+    parser.add_argument("--output", required=True, help="the Arrow folder to create")
+    parser.add_argument("--stats", required=True, help="the stats JSON to write")
+    parser.add_argument(
+        "--settings",
+        required=True,
+        help="JSON: template, unanswerable_target, max_source_length, max_target_length",
+    )
+    parser.add_argument(
+        "--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)"
+    )
+    args = parser.parse_args()
+    settings = cli.parse_settings(args.settings)
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    tables = {
+        "train": [parse_reference_arg(a) for a in args.train],
+        "validation": [parse_reference_arg(a) for a in args.validation],
+    }
+    stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
+    stats["settings"] = settings
+    write_json(args.stats, stats)
+    log.info("tokenized %s", {split: s["rows"] for split, s in stats.items() if split != "settings"})
+
+
+if __name__ == "__main__":
+    cli.run(main)
