@@ -1,12 +1,14 @@
 # Fine-tune T5 on extractive QA: download -> normalize -> tokenize -> train -> predict -> metrics.
 # Usage: snakemake --profile profiles/slurm results/metrics/squad2.json   (README for more)
 
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")

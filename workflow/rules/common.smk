@@ -23,9 +23,14 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def code(step_script, *modules):
-    """A step's script and library modules are inputs, so editing them reruns the step."""
-    return [str(SCRIPTS / step_script)] + [str(LIBRARY / m) for m in modules]
+def script(name):
+    """A step's script is an input, so editing it reruns the step (and everything downstream)."""
+    return str(SCRIPTS / name)
+
+
+def modules(*names):
+    """The library modules a step relies on: inputs too, for the same reason."""
+    return [str(LIBRARY / name) for name in names]
 
 
 def dataset_sources(dataset):
@@ -76,3 +81,83 @@ def launcher(wildcards, resources):
         f"accelerate launch --num_processes {processes} --num_machines 1 --main_process_port 0 "
         "--mixed_precision no --dynamo_backend no"
     )
+
+
+# --- download
+
+
+def archive_spec(name):
+    return config["archives"][name]
+
+
+def download_location(wildcards):
+    """The resolved location of a raw split: a tracked param, so a new URL or member re-downloads."""
+    spec = source_config(wildcards.source)
+    return split_spec(spec, wildcards.split, config.get("causalqa_split_family", "original"))
+
+
+def download_inputs(wildcards):
+    location = download_location(wildcards)
+    inputs = {"script": script("download.py"), "modules": modules("download.py")}
+    if "archive" in location:
+        inputs["archive"] = f"results/raw/archives/{location['archive']}.zip"
+    return inputs
+
+
+# --- normalize
+
+
+def normalize_settings(wildcards):
+    """Everything that shapes a source's table: a change reruns that source's chain only."""
+    spec = source_config(wildcards.source)
+    location = split_spec(spec, wildcards.split)
+    settings = {
+        "format": spec["format"],
+        "columns": spec.get("columns", {}),
+        "strict": spec.get("strict", False),
+    }
+    if "carved_from" in location:
+        settings["holdout"] = {"fraction": location["fraction"], "part": wildcards.split}
+    elif "validation" not in spec:
+        settings["holdout"] = {"fraction": spec.get("validation_fraction", 0.1), "part": "train"}
+    return settings
+
+
+def normalize_flags(wildcards):
+    settings = normalize_settings(wildcards)
+    flags = f"--format {settings['format']} --columns {json.dumps(settings['columns'])!r}"
+    if settings["strict"]:
+        flags += " --strict"
+    if "holdout" in settings:
+        flags += f" --holdout-fraction {settings['holdout']['fraction']} --holdout-part {settings['holdout']['part']}"
+    return flags
+
+
+# --- tokenize
+
+
+def tokenize_inputs(wildcards):
+    sources = dataset_sources(wildcards.dataset)
+    inputs = {
+        "train": normalized(sources, "train"),
+        "validation": normalized(sources, "validation"),
+        "script": script("tokenize_data.py"),
+        "modules": modules("tokenizing.py", "features.py"),
+    }
+    if is_scratch("tokenizer"):
+        inputs["tokenizer"] = tokenizer_location(wildcards.dataset)
+    return inputs
+
+
+# --- train
+
+
+def train_inputs(wildcards):
+    inputs = {
+        "tokenized": f"results/tokenized/{wildcards.dataset}",
+        "script": script("train.py"),
+        "modules": modules("training.py"),
+    }
+    if is_scratch("name_or_path"):
+        inputs["model"] = model_location(wildcards.dataset)
+    return inputs

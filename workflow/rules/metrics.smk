@@ -3,16 +3,19 @@ rule metrics:
         predictions="results/predictions/{dataset}.jsonl",
         validation=lambda wc: normalized(dataset_sources(wc.dataset), "validation"),
         train=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
-        code=code("evaluate.py", "evaluation.py", "metrics.py"),
+        script=script("evaluate.py"),
+        modules=modules("evaluation.py", "metrics.py"),
     output:
         metrics="results/metrics/{dataset}.json",
         manifest="results/metrics/{dataset}.manifest.json",
     params:
         references=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
         model=config["model"]["name_or_path"],
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/metrics/{dataset}.log",
     shell:
-        "python {SCRIPTS}/evaluate.py --predictions {input.predictions} --references {params.references}"
+        "python {input.script} --predictions {input.predictions} --references {params.references}"
         " --train-references {input.train} --output {output.metrics} --manifest {output.manifest}"
         " --dataset-name {wildcards.dataset} --model-name {params.model} 2>&1 | tee {log}"

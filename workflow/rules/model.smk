@@ -4,7 +4,8 @@
 rule scratch_tokenizer:
     input:
         tables=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
-        code=code("scratch_model.py", "scratch_model.py"),
+        script=script("scratch_model.py"),
+        modules=modules("scratch_model.py"),
     output:
         directory("results/scratch/{dataset}/tokenizer"),
     params:
@@ -15,17 +16,20 @@ rule scratch_tokenizer:
                 "unanswerable_target": config["tokenize"]["unanswerable_target"],
             }
         ),
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/scratch/{dataset}/tokenizer.log",
     shell:
-        "python {SCRIPTS}/scratch_model.py tokenizer --texts {input.tables} --output {output}"
+        "python {input.script} tokenizer --texts {input.tables} --output {output}"
         " --settings {params.settings:q} 2>&1 | tee {log}"
 
 
 rule scratch_model:
     input:
         tokenizer="results/scratch/{dataset}/tokenizer",
-        code=code("scratch_model.py", "scratch_model.py"),
+        script=script("scratch_model.py"),
+        modules=modules("scratch_model.py"),
     output:
         directory("results/scratch/{dataset}/model"),
     params:
@@ -35,8 +39,10 @@ rule scratch_model:
                 "seed": config["model"]["scratch"]["seed"],
             }
         ),
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/scratch/{dataset}/model.log",
     shell:
-        "python {SCRIPTS}/scratch_model.py model --tokenizer {input.tokenizer} --output {output}"
+        "python {input.script} model --tokenizer {input.tokenizer} --output {output}"
         " --settings {params.settings:q} 2>&1 | tee {log}"

@@ -3,7 +3,8 @@ rule predict:
         model="results/models/{dataset}",
         tokenized="results/tokenized/{dataset}",
         stats="results/tokenized/{dataset}.stats.json",
-        code=code("predict.py", "predicting.py", "features.py"),
+        script=script("predict.py"),
+        modules=modules("predicting.py", "features.py"),
     output:
         "results/predictions/{dataset}.jsonl",
     params:
@@ -13,8 +14,10 @@ rule predict:
         launcher=launcher,
     resources:
         gpu=1,
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/predict/{dataset}.log",
     shell:
-        "{params.launcher} {SCRIPTS}/predict.py --model {input.model} --tokenized {input.tokenized}"
+        "{params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
         " --stats {input.stats} --output {output} --settings {params.settings:q} 2>&1 | tee {log}"

@@ -1,15 +1,3 @@
-def tokenize_inputs(wildcards):
-    sources = dataset_sources(wildcards.dataset)
-    inputs = {
-        "train": normalized(sources, "train"),
-        "validation": normalized(sources, "validation"),
-        "code": code("tokenize_data.py", "tokenizing.py", "features.py"),
-    }
-    if is_scratch("tokenizer"):
-        inputs["tokenizer"] = tokenizer_location(wildcards.dataset)
-    return inputs
-
-
 rule tokenize:
     input:
         unpack(tokenize_inputs),
@@ -22,9 +10,11 @@ rule tokenize:
         train=lambda wc: named_tables(dataset_sources(wc.dataset), "train"),
         validation=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
     threads: 1
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/tokenize/{dataset}.log",
     shell:
-        "python {SCRIPTS}/tokenize_data.py --tokenizer {params.tokenizer} --train {params.train}"
+        "python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
         " --validation {params.validation} --output {output.data} --stats {output.stats}"
         " --settings {params.settings:q} --num-proc {threads} 2>&1 | tee {log}"

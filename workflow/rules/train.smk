@@ -1,13 +1,3 @@
-def train_inputs(wildcards):
-    inputs = {
-        "tokenized": f"results/tokenized/{wildcards.dataset}",
-        "code": code("train.py", "training.py"),
-    }
-    if is_scratch("name_or_path"):
-        inputs["model"] = model_location(wildcards.dataset)
-    return inputs
-
-
 rule train:
     input:
         unpack(train_inputs),
@@ -22,9 +12,11 @@ rule train:
     resources:
         gpu=1,
     threads: 2
+    conda:
+        "../envs/t5qa.yaml"
     log:
         "logs/train/{dataset}.log",
     shell:
-        "{params.launcher} {SCRIPTS}/train.py --tokenized {input.tokenized} --model {params.model}"
+        "{params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
         " --output {output} --checkpoints {params.checkpoints} --settings {params.settings:q}"
         " --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 )) 2>&1 | tee {log}"

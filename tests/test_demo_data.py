@@ -1,0 +1,28 @@
+import pandas as pd
+
+from t5qa.demo_data import render_demo_files
+from t5qa.normalize import normalize_file
+
+from .conftest import REPO
+
+DEMO = REPO / "resources" / "demo"
+
+
+def test_committed_demo_files_are_what_the_generator_writes():
+    for name, text in render_demo_files().items():
+        assert (DEMO / name).read_text(encoding="utf-8") == text, f"{name}: run workflow/scripts/make_demo_data.py"
+
+
+def test_demo_is_large_enough_and_mixes_answerable_and_unanswerable():
+    tables = {name: normalize_file(DEMO / name, "squad_v2_json" if name.endswith(".json") else "causalqa_csv")[0]
+              for name in render_demo_files()}
+    train = pd.concat([t for n, t in tables.items() if "train" in n])
+    validation = pd.concat([t for n, t in tables.items() if "validation" in n])
+    assert len(train) >= 2000 and len(validation) >= 300
+    for split in (train, validation):
+        unanswerable = (split["answer"] == "").mean()
+        assert 0.1 < unanswerable < 0.5
+    answerable = validation[validation["answer"] != ""]
+    # Extractive: every gold is a span of its context.
+    assert all(a.split("\t")[0] in c for a, c in zip(answerable["answer"], answerable["context"]))
+    assert not set(train["id"]) & set(validation["id"])

@@ -1,0 +1,150 @@
+"""Downloads against a loopback HTTP server (127.0.0.1): no network needed."""
+
+import hashlib
+import http.server
+import io
+import json
+import threading
+import zipfile
+
+import pytest
+
+from t5qa.download import fetch, manifest_path
+from t5qa.errors import InputError
+
+from .conftest import run_script, squad_json
+
+SQUAD = squad_json([{"context": "c", "qas": [{"id": "q", "question": "Q?", "answers": []}]}]).encode()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+CAUSALQA_ZIP = _zip({
+    "input/original-splits/paq_train_original_split.csv": b"id,question\n",
+    "input/random-splits/paq_train_random_split.csv": b"id,question,x\n",
+})
+EVIL_ZIP = _zip({"input/ok.csv": b"x", "../escape.csv": b"boom"})
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    flaky_left = {"n": 0}
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        routes = {"/squad.json": SQUAD, "/causalqa.zip": CAUSALQA_ZIP, "/evil.zip": EVIL_ZIP}
+        if self.path == "/truncated":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"only a part")
+            return
+        if self.path == "/flaky.json":
+            if self.flaky_left["n"] > 0:
+                self.flaky_left["n"] -= 1
+                self.send_error(503)
+                return
+            routes[self.path] = SQUAD
+        if self.path not in routes:
+            self.send_error(404)
+            return
+        body = routes[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_download_verifies_checksum_and_records_sha256(server, tmp_path):
+    out = tmp_path / "raw" / "train.json"
+    md5 = hashlib.md5(SQUAD).hexdigest()
+    manifest = fetch({"url": f"{server}/squad.json", "md5": md5}, out)
+    assert out.read_bytes() == SQUAD
+    assert manifest["sha256"] == hashlib.sha256(SQUAD).hexdigest()
+    assert json.loads(manifest_path(out).read_text())["sha256"] == manifest["sha256"]
+
+
+@pytest.mark.parametrize(("location", "message"), [
+    ({"path": "squad.json", "md5": "0" * 32}, "md5 mismatch"),
+    ({"path": "squad.json", "sha256": "0" * 64}, "sha256 mismatch"),
+    ({"path": "missing.json"}, "HTTP 404"),
+    ({"path": "truncated"}, "truncated transfer"),
+])
+def test_bad_downloads_fail_clearly_and_leave_nothing(server, tmp_path, location, message):
+    location = {"url": f"{server}/{location.pop('path')}", **location}
+    out = tmp_path / "raw" / "file.json"
+    with pytest.raises(InputError, match=message):
+        fetch(location, out, retries=2, backoff=0.01)
+    assert list((tmp_path / "raw").iterdir()) == []  # no partial file, no temporary, no manifest
+
+
+def test_transient_errors_are_retried(server, tmp_path):
+    Handler.flaky_left["n"] = 2
+    fetch({"url": f"{server}/flaky.json"}, tmp_path / "f.json", retries=3, backoff=0.01)
+    assert (tmp_path / "f.json").read_bytes() == SQUAD
+
+
+def test_file_urls_and_plain_paths(tmp_path):
+    src = tmp_path / "src.json"
+    src.write_bytes(SQUAD)
+    fetch({"url": src.as_uri()}, tmp_path / "a.json")
+    fetch({"path": str(src)}, tmp_path / "b.json")
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes() == SQUAD
+
+
+def test_archive_member_extraction(server, tmp_path):
+    archive = tmp_path / "causalqa.zip"
+    fetch({"url": f"{server}/causalqa.zip"}, archive)
+    out = tmp_path / "paq" / "train.csv"
+    fetch({"member": "input/random-splits/paq_train_random_split.csv"}, out, archive=archive)
+    assert out.read_bytes() == b"id,question,x\n"
+    with pytest.raises(InputError, match="no member"):
+        fetch({"member": "input/nope.csv"}, tmp_path / "x.csv", archive=archive)
+
+
+def test_archive_with_escaping_entry_is_refused(server, tmp_path):
+    out = tmp_path / "evil.zip"
+    with pytest.raises(InputError, match="escape the target folder"):
+        fetch({"url": f"{server}/evil.zip"}, out)
+    assert not out.exists()
+    # Also when such an archive reached the disk some other way.
+    out.write_bytes(EVIL_ZIP)
+    with pytest.raises(InputError, match="escape"):
+        fetch({"member": "input/ok.csv"}, tmp_path / "ok.csv", archive=out)
+
+
+def test_hub_loading_from_a_local_dataset(tmp_path):
+    import datasets
+
+    folder = tmp_path / "hub_like"
+    datasets.Dataset.from_list([{"id": "1", "question": "Q?", "context": "c", "answers": {"text": ["c"]}}]).to_json(
+        folder / "train.jsonl"
+    )
+    out = tmp_path / "raw" / "train.parquet"
+    fetch({"hub": str(folder), "split": "train"}, out)
+    import pandas as pd
+
+    assert pd.read_parquet(out)["id"].tolist() == ["1"]
+
+
+def test_cli_reports_404_without_traceback(server, tmp_path):
+    result = run_script("download.py", "--location", json.dumps({"url": f"{server}/nope"}), "--output",
+                        str(tmp_path / "x.json"), "--retries", "1", check=False)
+    assert result.returncode == 1
+    assert "HTTP 404" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,74 @@
+"""The Snakemake workflow itself: lint, dry runs of the shipped config, and the whole DAG on tiny data."""
+
+import json
+
+import pytest
+
+from t5qa.manifest import sha256_of
+
+from .workflow_helpers import REPO, planned_jobs, read_json, snakemake, tiny_config, write_config, write_tiny_sources
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake(REPO, "--lint", "--configfile", str(REPO / "config" / "demo.yaml"))
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_dry_run_of_the_real_targets_plans_the_right_jobs(tmp_path):
+    config = REPO / "config" / "config.yaml"
+    squad = planned_jobs(tmp_path, config, "results/metrics/squad2.json")
+    assert squad == {"download": 2, "normalize": 2, "tokenize": 1, "train": 1, "predict": 1, "metrics": 1}
+    causal = planned_jobs(tmp_path, config, "results/metrics/causalqa.json")
+    assert causal == {"download_archive": 1, "download": 18, "normalize": 18, "tokenize": 1, "train": 1,
+                      "predict": 1, "metrics": 1}
+
+
+def test_eli5_explains_what_the_user_must_supply(tmp_path):
+    result = snakemake(tmp_path, "-n", "results/metrics/causalqa_eli5.json", check=False)
+    assert result.returncode != 0
+    assert "carries only ids for ELI5" in result.stdout + result.stderr
+
+
+def test_bad_config_is_rejected_at_start(tmp_path):
+    config = tiny_config(write_tiny_sources(tmp_path), train={"learning_rate": -1})
+    result = snakemake(tmp_path, "-n", "--configfile", str(write_config(tmp_path, config)), check=False)
+    assert result.returncode != 0
+    assert "learning_rate" in result.stdout + result.stderr
+
+
+def test_whole_dag_on_tiny_data(tmp_path):
+    config = write_config(tmp_path, tiny_config(write_tiny_sources(tmp_path)))
+    snakemake(tmp_path, "--cores", "2", "results/tokenized/tiny", "--configfile", str(config))
+    tokenized_hash = sha256_of(tmp_path / "results" / "tokenized" / "tiny")
+
+    snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(config))
+    metrics = read_json(tmp_path / "results" / "metrics" / "tiny.json")
+    assert metrics["dataset"] == "tiny" and metrics["total"] == metrics["HasAns_total"] + metrics["NoAns_total"]
+    assert set(metrics["per_source"]) == {"tiny_squad", "tiny_causalqa"}
+    # Downstream steps never wrote into the upstream Arrow folder (the datasets cache trap).
+    assert sha256_of(tmp_path / "results" / "tokenized" / "tiny") == tokenized_hash
+
+    model = tmp_path / "results" / "models" / "tiny"
+    manifest = read_json(model / "run_manifest.json")
+    assert manifest["settings"]["learning_rate"] == 0.003 and manifest["git"]["commit"]
+    assert "sha256" in manifest["inputs"]["tokenized"]
+    assert not (tmp_path / "results" / "checkpoints" / "tiny").exists()  # removed once the model is saved
+    for log in ["normalize/tiny_squad/train.log", "tokenize/tiny.log", "train/tiny.log", "predict/tiny.log",
+                "metrics/tiny.log"]:
+        assert (tmp_path / "logs" / log).stat().st_size > 0, log
+    predictions = [json.loads(line) for line in (tmp_path / "results/predictions/tiny.jsonl").read_text().splitlines()]
+    assert len(predictions) == metrics["total"]
+
+    from transformers import pipeline
+
+    generator = pipeline("text2text-generation", model=str(model))
+    assert isinstance(generator("question: Why? context: Because.")[0]["generated_text"], str)
+
+    rerun = snakemake(tmp_path, "-n", "results/metrics/tiny.json", "--configfile", str(config))
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+@pytest.mark.parametrize("target", ["results/metrics/nope.json"])
+def test_unknown_dataset_is_a_clear_error(tmp_path, target):
+    result = snakemake(tmp_path, "-n", target, check=False)
+    assert "dataset 'nope' is not declared" in result.stdout + result.stderr
