@@ -16,6 +16,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/prefetch.smk"
 include: "workflow/rules/normalize.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/tokenize.smk"

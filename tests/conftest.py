@@ -13,9 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def run_script(
-    name: str, *args: str, check: bool = True, env: dict | None = None
-) -> subprocess.CompletedProcess:
+def run_script(name: str, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run one step's CLI the way the workflow does."""
     result = subprocess.run(
         [sys.executable, str(SCRIPTS / name), *args],

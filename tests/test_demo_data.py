@@ -14,8 +14,10 @@ def test_committed_demo_files_are_what_the_generator_writes():
 
 
 def test_demo_is_large_enough_and_mixes_answerable_and_unanswerable():
-    tables = {name: normalize_file(DEMO / name, "squad_v2_json" if name.endswith(".json") else "causalqa_csv")[0]
-              for name in render_demo_files()}
+    tables = {
+        name: normalize_file(DEMO / name, "squad_v2_json" if name.endswith(".json") else "causalqa_csv")[0]
+        for name in render_demo_files()
+    }
     train = pd.concat([t for n, t in tables.items() if "train" in n])
     validation = pd.concat([t for n, t in tables.items() if "validation" in n])
     assert len(train) >= 2000 and len(validation) >= 300

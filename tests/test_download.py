@@ -25,10 +25,12 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-CAUSALQA_ZIP = _zip({
-    "input/original-splits/paq_train_original_split.csv": b"id,question\n",
-    "input/random-splits/paq_train_random_split.csv": b"id,question,x\n",
-})
+CAUSALQA_ZIP = _zip(
+    {
+        "input/original-splits/paq_train_original_split.csv": b"id,question\n",
+        "input/random-splits/paq_train_random_split.csv": b"id,question,x\n",
+    }
+)
 EVIL_ZIP = _zip({"input/ok.csv": b"x", "../escape.csv": b"boom"})
 
 
@@ -80,12 +82,15 @@ def test_download_verifies_checksum_and_records_sha256(server, tmp_path):
     assert json.loads(manifest_path(out).read_text())["sha256"] == manifest["sha256"]
 
 
-@pytest.mark.parametrize(("location", "message"), [
-    ({"path": "squad.json", "md5": "0" * 32}, "md5 mismatch"),
-    ({"path": "squad.json", "sha256": "0" * 64}, "sha256 mismatch"),
-    ({"path": "missing.json"}, "HTTP 404"),
-    ({"path": "truncated"}, "truncated transfer"),
-])
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ({"path": "squad.json", "md5": "0" * 32}, "md5 mismatch"),
+        ({"path": "squad.json", "sha256": "0" * 64}, "sha256 mismatch"),
+        ({"path": "missing.json"}, "HTTP 404"),
+        ({"path": "truncated"}, "truncated transfer"),
+    ],
+)
 def test_bad_downloads_fail_clearly_and_leave_nothing(server, tmp_path, location, message):
     location = {"url": f"{server}/{location.pop('path')}", **location}
     out = tmp_path / "raw" / "file.json"
@@ -144,7 +149,15 @@ def test_hub_loading_from_a_local_dataset(tmp_path):
 
 
 def test_cli_reports_404_without_traceback(server, tmp_path):
-    result = run_script("download.py", "--location", json.dumps({"url": f"{server}/nope"}), "--output",
-                        str(tmp_path / "x.json"), "--retries", "1", check=False)
+    result = run_script(
+        "download.py",
+        "--location",
+        json.dumps({"url": f"{server}/nope"}),
+        "--output",
+        str(tmp_path / "x.json"),
+        "--retries",
+        "1",
+        check=False,
+    )
     assert result.returncode == 1
     assert "HTTP 404" in result.stderr and "Traceback" not in result.stderr

@@ -59,9 +59,7 @@ def test_labels_pad_with_minus_100_and_are_not_padded_at_tokenize_time(tiny_toke
 
 def test_truncation_is_counted_and_a_cut_off_answer_is_detected(tiny_tokenizer):
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
-    context = (
-        "The river flooded last year. " * 6 + "The mill closed because the storm damaged the main building."
-    )
+    context = "The river flooded last year. " * 6 + "The mill closed because the storm damaged the main building."
     tokenize = make_tokenize_fn(tokenizer, DEFAULT_TEMPLATE, "unanswerable", 24, 4)
     out = tokenize(
         {

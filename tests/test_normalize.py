@@ -159,9 +159,7 @@ def test_generic_formats_with_column_mapping_and_nested_answers(write, tmp_path)
         table, _ = normalize_file(path, fmt, mapping)
         assert table["answer"].tolist() == ["Because\tBecause.", ""], fmt
     tsv = write("d.tsv", "qid\tq\tpassage\tgold\n7\tWhy?\tctx\tyes\n")
-    table, _ = normalize_file(
-        tsv, "tsv", {"id": "qid", "question": "q", "context": "passage", "answer": "gold"}
-    )
+    table, _ = normalize_file(tsv, "tsv", {"id": "qid", "question": "q", "context": "passage", "answer": "gold"})
     assert table.iloc[0].to_dict()["answer"] == "yes"
 
 
@@ -180,9 +178,7 @@ def test_holdout_is_stable_when_rows_are_added():
 
 
 def test_cli_writes_table_and_stats_and_fails_cleanly(write, tmp_path):
-    src = write(
-        "s.json", squad_json([{"context": "c", "qas": [{"id": "a", "question": "Q?", "answers": []}]}])
-    )
+    src = write("s.json", squad_json([{"context": "c", "qas": [{"id": "a", "question": "Q?", "answers": []}]}]))
     out = tmp_path / "out" / "t.parquet"
     run_script("normalize.py", "--format", "squad_v2_json", "--input", str(src), "--output", str(out))
     assert pd.read_parquet(out)["id"].tolist() == ["a"]

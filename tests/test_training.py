@@ -15,8 +15,12 @@ from safetensors.torch import load_file
 from .conftest import REPO, SCRIPTS, run_script
 from .workflow_helpers import TINY_MODEL, write_tiny_sources
 
-TOKENIZE = {"template": "question: {question} context: {context}", "unanswerable_target": "unanswerable",
-            "max_source_length": 128, "max_target_length": 16}
+TOKENIZE = {
+    "template": "question: {question} context: {context}",
+    "unanswerable_target": "unanswerable",
+    "max_source_length": 128,
+    "max_target_length": 16,
+}
 TRAIN = {"learning_rate": 0.003, "epochs": 3, "batch_size": 8, "seed": 0, "save_steps": 6, "logging_steps": 5}
 PREDICT = {"batch_size": 7, "num_beams": 1, "max_new_tokens": 8, "unanswerable_target": "unanswerable"}
 
@@ -33,26 +37,73 @@ def prepared(tmp_path_factory):
             run_script("normalize.py", "--format", spec["format"], "--input", spec[split]["path"], "--output", str(out))
             tables.setdefault(split, []).append(f"{name}={out}")
     scratch = TINY_MODEL["scratch"]
-    run_script("scratch_model.py", "tokenizer", "--texts", *[t.split("=")[1] for t in tables["train"]],
-               "--output", str(root / "tokenizer"), "--settings", json.dumps({"vocab_size": 300, "seed": 0}))
-    run_script("scratch_model.py", "model", "--tokenizer", str(root / "tokenizer"), "--output", str(root / "model"),
-               "--settings", json.dumps({"seed": 0, "architecture": scratch["architecture"]}))
-    run_script("tokenize_data.py", "--tokenizer", str(root / "tokenizer"), "--train", *tables["train"],
-               "--validation", *tables["validation"], "--output", str(root / "tokenized"),
-               "--stats", str(root / "tokenized.stats.json"), "--settings", json.dumps(TOKENIZE))
+    run_script(
+        "scratch_model.py",
+        "tokenizer",
+        "--texts",
+        *[t.split("=")[1] for t in tables["train"]],
+        "--output",
+        str(root / "tokenizer"),
+        "--settings",
+        json.dumps({"vocab_size": 300, "seed": 0}),
+    )
+    run_script(
+        "scratch_model.py",
+        "model",
+        "--tokenizer",
+        str(root / "tokenizer"),
+        "--output",
+        str(root / "model"),
+        "--settings",
+        json.dumps({"seed": 0, "architecture": scratch["architecture"]}),
+    )
+    run_script(
+        "tokenize_data.py",
+        "--tokenizer",
+        str(root / "tokenizer"),
+        "--train",
+        *tables["train"],
+        "--validation",
+        *tables["validation"],
+        "--output",
+        str(root / "tokenized"),
+        "--stats",
+        str(root / "tokenized.stats.json"),
+        "--settings",
+        json.dumps(TOKENIZE),
+    )
     return root
 
 
 def train_command(prepared: Path, out: Path, launcher: list[str] | None = None) -> list[str]:
-    script = [str(SCRIPTS / "train.py"), "--tokenized", str(prepared / "tokenized"), "--model",
-              str(prepared / "model"), "--output", str(out / "model"), "--checkpoints", str(out / "checkpoints"),
-              "--settings", json.dumps(TRAIN)]
+    script = [
+        str(SCRIPTS / "train.py"),
+        "--tokenized",
+        str(prepared / "tokenized"),
+        "--model",
+        str(prepared / "model"),
+        "--output",
+        str(out / "model"),
+        "--checkpoints",
+        str(out / "checkpoints"),
+        "--settings",
+        json.dumps(TRAIN),
+    ]
     return [*(launcher or [sys.executable]), *script]
 
 
 def predict(prepared: Path, model: Path, output: Path, launcher: list[str] | None = None) -> list[dict]:
-    script = [str(SCRIPTS / "predict.py"), "--model", str(model), "--tokenized", str(prepared / "tokenized"),
-              "--output", str(output), "--settings", json.dumps(PREDICT)]
+    script = [
+        str(SCRIPTS / "predict.py"),
+        "--model",
+        str(model),
+        "--tokenized",
+        str(prepared / "tokenized"),
+        "--output",
+        str(output),
+        "--settings",
+        json.dumps(PREDICT),
+    ]
     subprocess.run([*(launcher or [sys.executable]), *script], check=True, cwd=REPO, capture_output=True)
     return [json.loads(line) for line in output.read_text().splitlines()]
 
@@ -78,8 +129,9 @@ def _wait_for(path_glob: Path, pattern: str, process: subprocess.Popen, timeout:
 
 @pytest.mark.parametrize("kill_signal", [signal.SIGTERM, signal.SIGKILL])
 def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted, tmp_path, kill_signal):
-    process = subprocess.Popen(train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     _wait_for(tmp_path / "checkpoints", "checkpoint-6/trainer_state.json", process)
     process.send_signal(kill_signal)
     output, _ = process.communicate(timeout=120)
@@ -107,11 +159,26 @@ def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted,
 
 
 def test_two_cpu_processes_train_and_predict_like_one(prepared, uninterrupted, tmp_path):
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
-                "--num_machines", "1", "--main_process_port", "0", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--main_process_port",
+        "0",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(train_command(prepared, tmp_path, launcher), cwd=REPO, capture_output=True, text=True,
-                            env=env)
+    result = subprocess.run(
+        train_command(prepared, tmp_path, launcher), cwd=REPO, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "model" / "model.safetensors").is_file()
 

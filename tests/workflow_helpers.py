@@ -19,8 +19,15 @@ TINY_MODEL = {
     "scratch": {
         "vocab_size": 300,
         "seed": 0,
-        "architecture": {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 2, "num_layers": 1,
-                         "num_decoder_layers": 1, "dropout_rate": 0.0},
+        "architecture": {
+            "d_model": 32,
+            "d_ff": 64,
+            "d_kv": 8,
+            "num_heads": 2,
+            "num_layers": 1,
+            "num_decoder_layers": 1,
+            "dropout_rate": 0.0,
+        },
     },
 }
 
@@ -38,10 +45,16 @@ def write_tiny_sources(root: Path, n_train: int = 120, n_validation: int = 30) -
     for name, text in files.items():
         (data / name).write_text(text)
     return {
-        "tiny_squad": {"format": "squad_v2_json", "train": {"path": str(data / "squad_train.json")},
-                       "validation": {"path": str(data / "squad_validation.json")}},
-        "tiny_causalqa": {"format": "causalqa_csv", "train": {"path": str(data / "causalqa_train.csv")},
-                          "validation": {"path": str(data / "causalqa_validation.csv")}},
+        "tiny_squad": {
+            "format": "squad_v2_json",
+            "train": {"path": str(data / "squad_train.json")},
+            "validation": {"path": str(data / "squad_validation.json")},
+        },
+        "tiny_causalqa": {
+            "format": "causalqa_csv",
+            "train": {"path": str(data / "causalqa_train.csv")},
+            "validation": {"path": str(data / "causalqa_validation.csv")},
+        },
     }
 
 
@@ -52,8 +65,15 @@ def tiny_config(sources: dict, **overrides) -> dict:
         "datasets": {"tiny": list(sources)},
         "model": TINY_MODEL,
         "tokenize": {"max_source_length": 128, "max_target_length": 16},
-        "train": {"learning_rate": 0.003, "epochs": 1, "batch_size": 16, "seed": 0, "save_steps": 4,
-                  "logging_steps": 2, "warmup_ratio": 0.0},
+        "train": {
+            "learning_rate": 0.003,
+            "epochs": 1,
+            "batch_size": 16,
+            "seed": 0,
+            "save_steps": 4,
+            "logging_steps": 2,
+            "warmup_ratio": 0.0,
+        },
         "predict": {"batch_size": 32, "max_new_tokens": 8},
     }
     for key, value in overrides.items():

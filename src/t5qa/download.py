@@ -135,9 +135,7 @@ def fetch_hub(location: dict, tmp: Path) -> Hashes:
     """A hub dataset split (or a local dataset folder/script path), saved as parquet."""
     import datasets
 
-    dataset = datasets.load_dataset(
-        location["hub"], location.get("config"), split=location.get("split", "train")
-    )
+    dataset = datasets.load_dataset(location["hub"], location.get("config"), split=location.get("split", "train"))
     dataset.to_parquet(str(tmp))
     hashes = Hashes()
     with tmp.open("rb") as stream:
@@ -146,9 +144,7 @@ def fetch_hub(location: dict, tmp: Path) -> Hashes:
     return hashes
 
 
-def fetch(
-    location: dict, output: Path, archive: Path | None = None, retries: int = 4, backoff: float = 2.0
-) -> dict:
+def fetch(location: dict, output: Path, archive: Path | None = None, retries: int = 4, backoff: float = 2.0) -> dict:
     """Fetch `location` into `output` atomically; returns the manifest written beside it."""
     started = now()
     with atomic_path(output) as tmp:

@@ -74,19 +74,13 @@ def match_predictions(predictions: list[dict], refs: pd.DataFrame, path: Path) -
     expected = set(zip(refs["source"], refs["id"]))
     missing, unknown = expected - matched.keys(), matched.keys() - expected
     if missing:
-        raise InputError(
-            f"{path}: {len(missing)} reference ids have no prediction, e.g. {sorted(missing)[:5]}"
-        )
+        raise InputError(f"{path}: {len(missing)} reference ids have no prediction, e.g. {sorted(missing)[:5]}")
     if unknown:
-        raise InputError(
-            f"{path}: {len(unknown)} predictions match no reference id, e.g. {sorted(unknown)[:5]}"
-        )
+        raise InputError(f"{path}: {len(unknown)} predictions match no reference id, e.g. {sorted(unknown)[:5]}")
     return matched
 
 
-def evaluate(
-    predictions_path: Path, references: list[tuple[str, Path]], train_answers: list[str] | None = None
-):
+def evaluate(predictions_path: Path, references: list[tuple[str, Path]], train_answers: list[str] | None = None):
     refs = load_references(references)
     matched = match_predictions(load_predictions(predictions_path), refs, predictions_path)
     golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]

@@ -59,9 +59,7 @@ def make_tokenize_fn(
     text_columns: str = "raw",
 ):
     """A batched `datasets.map` function: no padding here (the collator pads per batch)."""
-    q_col, c_col = (
-        ("question", "context") if text_columns == "raw" else ("question_processed", "context_processed")
-    )
+    q_col, c_col = ("question", "context") if text_columns == "raw" else ("question_processed", "context_processed")
 
     def tokenize(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         inputs = [render_input(template, q, c) for q, c in zip(batch[q_col], batch[c_col])]
@@ -82,11 +80,7 @@ def make_tokenize_fn(
         for text, target, ids, offsets, label_ids in zip(
             inputs, targets, encoded["input_ids"], encoded["offset_mapping"], labels
         ):
-            kept = (
-                ids[: max_source_length - 1] + [tokenizer.eos_token_id]
-                if len(ids) > max_source_length
-                else ids
-            )
+            kept = ids[: max_source_length - 1] + [tokenizer.eos_token_id] if len(ids) > max_source_length else ids
             kept_labels = (
                 label_ids[: max_target_length - 1] + [tokenizer.eos_token_id]
                 if len(label_ids) > max_target_length
@@ -100,9 +94,7 @@ def make_tokenize_fn(
             out["target_length"].append(len(label_ids))
             out["input_truncated"].append(len(ids) > max_source_length)
             out["target_truncated"].append(len(label_ids) > max_target_length)
-            out["answer_truncated"].append(
-                _answer_cut_off(text, target, offsets, len(kept) - 1, unanswerable)
-            )
+            out["answer_truncated"].append(_answer_cut_off(text, target, offsets, len(kept) - 1, unanswerable))
         return out
 
     return tokenize

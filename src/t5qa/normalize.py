@@ -134,14 +134,10 @@ def apply_mapping(records: list[dict[str, Any]], mapping: dict[str, str], path: 
     for column in ("question",):
         field = mapping.get(column, column)
         if all(get_field(r, field) is None for r in records[:100]):
-            raise InputError(
-                f"{path}: no field {field!r} for column {column!r} (check the source's 'columns')"
-            )
+            raise InputError(f"{path}: no field {field!r} for column {column!r} (check the source's 'columns')")
     mapped = []
     for record in records:
-        row = {
-            column: get_field(record, mapping.get(column, column)) for column in ("id", "question", "context")
-        }
+        row = {column: get_field(record, mapping.get(column, column)) for column in ("id", "question", "context")}
         row["answer"] = get_field(record, mapping.get("answer", "answer"))
         if row["id"] is None and "id" not in mapping:
             row["id"] = derived_id(row)

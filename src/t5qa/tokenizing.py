@@ -57,9 +57,7 @@ def tokenize_dataset(
         )
         stats[split] = split_stats(encoded)
         # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
-        splits[split] = encoded.select_columns(
-            ["id", "source", "input_ids", "attention_mask", "labels", "length"]
-        )
+        splits[split] = encoded.select_columns(["id", "source", "input_ids", "attention_mask", "labels", "length"])
     with atomic_path(output, is_dir=True) as tmp:
         datasets.DatasetDict(splits).save_to_disk(str(tmp))
     return stats

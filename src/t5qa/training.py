@@ -118,9 +118,7 @@ def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingA
     )
 
 
-def train(
-    settings: dict, tokenized_dir: Path, model_source: str, output_dir: Path, checkpoint_dir: Path
-) -> bool:
+def train(settings: dict, tokenized_dir: Path, model_source: str, output_dir: Path, checkpoint_dir: Path) -> bool:
     """Train and save the final model to `output_dir`. Returns False when stopped by a signal."""
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
     set_seed(settings["seed"])

@@ -144,8 +144,8 @@ def tokenize_inputs(wildcards):
         "script": script("tokenize_data.py"),
         "modules": modules("tokenizing.py", "features.py"),
     }
-    if is_scratch("tokenizer"):
-        inputs["tokenizer"] = tokenizer_location(wildcards.dataset)
+    # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
+    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if is_scratch("tokenizer") else "results/prefetch/tokenizer.json"
     return inputs
 
 
@@ -158,6 +158,12 @@ def train_inputs(wildcards):
         "script": script("train.py"),
         "modules": modules("training.py"),
     }
-    if is_scratch("name_or_path"):
-        inputs["model"] = model_location(wildcards.dataset)
+    inputs["model"] = model_location(wildcards.dataset) if is_scratch("name_or_path") else "results/prefetch/model.json"
     return inputs
+
+
+# --- prefetch
+
+
+def dataset_raw_files(dataset):
+    return sorted({raw_file(s, split) for s in dataset_sources(dataset) for split in SPLITS})

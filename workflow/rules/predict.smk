@@ -19,5 +19,5 @@ rule predict:
     log:
         "logs/predict/{dataset}.log",
     shell:
-        "{params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
+        "HF_HUB_OFFLINE=1 {params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
         " --stats {input.stats} --output {output} --settings {params.settings:q} 2>&1 | tee {log}"

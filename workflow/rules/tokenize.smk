@@ -15,6 +15,6 @@ rule tokenize:
     log:
         "logs/tokenize/{dataset}.log",
     shell:
-        "python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
+        "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
         " --validation {params.validation} --output {output.data} --stats {output.stats}"
         " --settings {params.settings:q} --num-proc {threads} 2>&1 | tee {log}"

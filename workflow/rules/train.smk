@@ -17,6 +17,6 @@ rule train:
     log:
         "logs/train/{dataset}.log",
     shell:
-        "{params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
+        "HF_HUB_OFFLINE=1 {params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
         " --output {output} --checkpoints {params.checkpoints} --settings {params.settings:q}"
         " --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 )) 2>&1 | tee {log}"

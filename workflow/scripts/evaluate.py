@@ -20,12 +20,8 @@ log = logging.getLogger("t5qa.evaluate")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--predictions", required=True, help="JSONL with 'id' and 'prediction' (and 'source')"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--predictions", required=True, help="JSONL with 'id' and 'prediction' (and 'source')")
     parser.add_argument("--references", nargs="+", required=True, help="[SOURCE=]normalised validation table")
     parser.add_argument(
         "--train-references",
@@ -40,9 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     started = now()
     references = [parse_reference_arg(a) for a in args.references]
-    train_answers = [
-        a for p in args.train_references for a in pd.read_parquet(p, columns=["answer"])["answer"]
-    ]
+    train_answers = [a for p in args.train_references for a in pd.read_parquet(p, columns=["answer"])["answer"]]
     result = evaluate(Path(args.predictions), references, train_answers or None)
     result = {"dataset": args.dataset_name, "model": args.model_name, **result}
     log.info("exact %.2f  f1 %.2f  (%d questions)", result["exact"], result["f1"], result["total"])

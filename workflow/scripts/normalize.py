@@ -16,21 +16,13 @@ log = logging.getLogger("t5qa.normalize")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--format", required=True, choices=FORMATS, help="the source's file format")
     parser.add_argument("--input", required=True, help="the raw file")
     parser.add_argument("--output", required=True, help="the uniform table (.parquet)")
-    parser.add_argument(
-        "--stats", help="where to write row counts and problems (JSON); default OUTPUT.stats.json"
-    )
-    parser.add_argument(
-        "--columns", default="{}", help="JSON mapping uniform column -> source field (generic formats)"
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="fail on the first bad row instead of dropping it"
-    )
+    parser.add_argument("--stats", help="where to write row counts and problems (JSON); default OUTPUT.stats.json")
+    parser.add_argument("--columns", default="{}", help="JSON mapping uniform column -> source field (generic formats)")
+    parser.add_argument("--strict", action="store_true", help="fail on the first bad row instead of dropping it")
     parser.add_argument(
         "--holdout-fraction",
         type=float,

@@ -15,9 +15,7 @@ from t5qa.predicting import auto_max_new_tokens, predict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the trained model folder")
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
     parser.add_argument("--stats", help="the tokenize stats JSON (needed for max_new_tokens: auto)")

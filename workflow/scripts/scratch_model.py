@@ -21,9 +21,7 @@ log = logging.getLogger("t5qa.scratch")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     tok = sub.add_parser("tokenizer", help="train a sentencepiece tokenizer on normalised tables")
     tok.add_argument("--texts", nargs="+", required=True, help="normalised tables (.parquet)")

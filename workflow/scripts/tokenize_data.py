@@ -21,9 +21,7 @@ log = logging.getLogger("t5qa.tokenize")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
     parser.add_argument("--train", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--validation", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
@@ -34,9 +32,7 @@ def main() -> None:
         required=True,
         help="JSON: template, unanswerable_target, max_source_length, max_target_length",
     )
-    parser.add_argument(
-        "--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)"
-    )
+    parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
     args = parser.parse_args()
     settings = cli.parse_settings(args.settings)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)

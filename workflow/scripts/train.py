@@ -20,9 +20,7 @@ log = logging.getLogger("t5qa.train")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
     parser.add_argument("--model", required=True, help="hub id or local folder of the starting model")
     parser.add_argument("--output", required=True, help="where the final model is saved (save_pretrained)")

@@ -1,0 +1,39 @@
+"""Fetch a hub model or tokenizer into the local Hugging Face cache (run on a login node with internet),
+so GPU jobs can run with HF_HUB_OFFLINE=1. A local folder or `scratch` needs nothing and is just recorded.
+
+Example:
+  python workflow/scripts/prefetch.py --name google-t5/t5-small --output results/prefetch/model.json
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+from t5qa import cli
+from t5qa.atomic import write_json
+from t5qa.manifest import now
+
+log = logging.getLogger("t5qa.prefetch")
+# What from_pretrained reads for a T5 checkpoint and its tokenizer; skips TF/Flax/ONNX copies.
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--name", required=True, help="hub id, local folder, or 'scratch'")
+    parser.add_argument("--output", required=True, help="a JSON record of what was fetched")
+    args = parser.parse_args()
+    record = {"name": args.name, "fetched": now()}
+    if args.name == "scratch" or Path(args.name).exists():
+        record["location"] = "local"
+        log.info("%s is local: nothing to fetch", args.name)
+    else:
+        from huggingface_hub import snapshot_download
+
+        record["location"] = snapshot_download(args.name, allow_patterns=HUB_FILES)
+        log.info("fetched %s into %s", args.name, record["location"])
+    write_json(args.output, record)
+
+
+if __name__ == "__main__":
+    cli.run(main)
