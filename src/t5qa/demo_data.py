@@ -3,8 +3,8 @@
 Each context holds a few events; some state their cause in one of several wordings, others are
 distractors. A question asks why one event happened: the answer is the cause clause, copied from
 the context, or "" when the context states no cause (the question names an event stated
-without one, or a subject the context never mentions). Half the data is written as official SQuAD 2.0 JSON, half as a Webis-CausalQA-22 CSV, so the
-demo exercises both readers in one dataset.
+without one, or a subject the context never mentions). Half the data is written as official
+SQuAD 2.0 JSON, half as a Webis-CausalQA-22 CSV, so the demo exercises both readers in one dataset.
 """
 
 from __future__ import annotations
