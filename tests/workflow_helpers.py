@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,6 @@ import yaml
 from t5qa.demo_data import generate, to_causalqa_csv, to_squad_json
 
 REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
 
 TINY_MODEL = {
     "name_or_path": "scratch",
@@ -87,17 +87,26 @@ def write_config(root: Path, config: dict) -> Path:
     return path
 
 
-def snakemake(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def copy_workflow(target: Path) -> Path:
+    """A private copy of the workflow's code, for tests that edit it; returns its Snakefile."""
+    shutil.copy(REPO / "Snakefile", target / "Snakefile")
+    for folder in ("workflow", "src", "config"):
+        shutil.copytree(REPO / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return target / "Snakefile"
+
+
+def snakemake(root: Path, *args: str, check: bool = True, snakefile: Path | None = None):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    result = subprocess.run([*SNAKEMAKE, "--directory", str(root), *args], capture_output=True, text=True, env=env)
+    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile or REPO / "Snakefile"), "--directory", str(root)]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}")
     return result
 
 
-def planned_jobs(root: Path, config: Path, target: str) -> dict[str, int]:
+def planned_jobs(root: Path, config: Path, target: str, *extra: str, snakefile: Path | None = None) -> dict[str, int]:
     """Rule -> job count that a dry run would execute."""
-    result = snakemake(root, "-n", target, "--configfile", str(config), "--quiet", "rules")
+    result = snakemake(root, "-n", target, *extra, "--configfile", str(config), "--quiet", "rules", snakefile=snakefile)
     counts = {}
     for line in (result.stdout + result.stderr).splitlines():
         parts = line.split()

@@ -1,0 +1,164 @@
+"""Only stale steps rerun: each edit of the matrix (README, "What reruns when") against a dry run's job plan."""
+
+import copy
+import shutil
+
+import pytest
+
+from .workflow_helpers import copy_workflow, planned_jobs, snakemake, tiny_config, write_config, write_tiny_sources
+
+DOWNSTREAM_OF_TRAIN = {"train", "predict", "metrics"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A tiny dataset built once, end to end; each test only dry-runs an edited copy of its config."""
+    root = tmp_path_factory.mktemp("built")
+    code = tmp_path_factory.mktemp("code")
+    snakefile = copy_workflow(code)  # a private copy: one test edits a script
+    config = tiny_config(write_tiny_sources(root))
+    path = write_config(root, config)
+    snakemake(root, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(path), snakefile=snakefile)
+    SNAKEFILES[root] = snakefile
+    return root, config
+
+
+SNAKEFILES = {}  # built folder -> the workflow copy it was built with
+
+
+def plan(root, config, *targets, extra=()):
+    path = write_config(root, config)  # overwritten per test; the built outputs stay as they are
+    snakefile = SNAKEFILES[root]
+    jobs = {}
+    for target in targets or ("results/metrics/tiny.json",):
+        for rule, count in planned_jobs(root, path, target, *extra, snakefile=snakefile).items():
+            jobs[rule] = jobs.get(rule, 0) + count
+    return jobs
+
+
+def edited(config, section, **changes):
+    new = copy.deepcopy(config)
+    new[section] = {**new[section], **changes}
+    return new
+
+
+def test_no_edit_reruns_nothing(built):
+    root, config = built
+    assert plan(root, config) == {}
+
+
+def test_reordered_keys_rerun_nothing(built):
+    root, config = built
+    shuffled = copy.deepcopy(config)
+    shuffled["train"] = dict(reversed(list(config["train"].items())))
+    shuffled["tokenize"] = dict(reversed(list(config["tokenize"].items())))
+    assert plan(root, shuffled) == {}
+
+
+@pytest.mark.parametrize("change", [{"learning_rate": 0.001}, {"epochs": 2}, {"batch_size": 8}, {"seed": 1}])
+def test_training_hyperparameter_reruns_train_and_downstream(built, change):
+    root, config = built
+    assert set(plan(root, edited(config, "train", **change))) == DOWNSTREAM_OF_TRAIN
+
+
+@pytest.mark.parametrize("change", [{"num_beams": 2}, {"max_new_tokens": 5}])
+def test_generation_setting_reruns_predict_and_metrics(built, change):
+    root, config = built
+    assert set(plan(root, edited(config, "predict", **change))) == {"predict", "metrics"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"max_source_length": 100}, {"max_target_length": 12}, {"template": "context: {context} question: {question}"}],
+)
+def test_tokenization_setting_reruns_tokenize_and_downstream(built, change):
+    root, config = built
+    assert set(plan(root, edited(config, "tokenize", **change))) == {"tokenize"} | DOWNSTREAM_OF_TRAIN
+
+
+def test_unanswerable_target_also_retrains_a_scratch_tokenizer(built):
+    # The scratch tokenizer learns the target word too; a hub tokenizer would not rerun.
+    root, config = built
+    jobs = plan(root, edited(config, "tokenize", unanswerable_target="none"))
+    assert set(jobs) == {"scratch_tokenizer", "scratch_model", "tokenize"} | DOWNSTREAM_OF_TRAIN
+
+
+def test_source_option_reruns_only_that_source(built):
+    root, config = built
+    new = copy.deepcopy(config)
+    new["sources"]["tiny_causalqa"]["strict"] = True
+    jobs = plan(root, new)
+    assert jobs["normalize"] == 2  # tiny_causalqa train + validation, not tiny_squad
+    assert "download" not in jobs
+    assert {"scratch_tokenizer", "tokenize", "train"} <= set(jobs)
+
+
+def test_new_source_in_a_dataset_runs_only_its_own_data_steps(built):
+    root, config = built
+    extra = root / "data" / "extra.csv"
+    extra.write_text("qid,q,ctx,gold\n" + "".join(f"x{i},Why {i}?,Because {i}.,Because {i}\n" for i in range(40)))
+    new = copy.deepcopy(config)
+    new["sources"]["extra"] = {
+        "format": "csv",
+        "train": {"path": str(extra)},
+        "columns": {"id": "qid", "question": "q", "context": "ctx", "answer": "gold"},
+    }
+    new["datasets"]["tiny"] = [*config["datasets"]["tiny"], "extra"]
+    jobs = plan(root, new)
+    assert jobs["download"] == 1  # extra's train file (its validation is carved out of it)
+    assert jobs["normalize"] == 2  # extra's train and carved validation
+    assert {"tokenize", "train", "predict", "metrics"} <= set(jobs)
+
+
+def test_new_dataset_runs_only_its_own_chain(built):
+    root, config = built
+    new = copy.deepcopy(config)
+    new["datasets"]["squad_only"] = ["tiny_squad"]
+    jobs = plan(root, new, "results/metrics/tiny.json", "results/metrics/squad_only.json")
+    assert "download" not in jobs and "normalize" not in jobs
+    assert all(count == 1 for count in jobs.values())  # one chain: squad_only's
+    assert {"tokenize", "train", "predict", "metrics"} <= set(jobs)
+
+
+def test_model_change_reruns_model_and_training_only(built):
+    root, config = built
+    new = copy.deepcopy(config)
+    new["model"]["scratch"]["architecture"] = {**config["model"]["scratch"]["architecture"], "d_ff": 96}
+    assert set(plan(root, new)) == {"scratch_model"} | DOWNSTREAM_OF_TRAIN
+
+
+def test_resource_changes_rerun_nothing(built):
+    root, config = built
+    extra = (
+        "--set-resources",
+        "train:gpu=2",
+        "train:runtime=99",
+        "predict:mem_mb=1234",
+        "--set-threads",
+        "train=3",
+        "tokenize=2",
+    )
+    assert plan(root, config, extra=extra) == {}
+
+
+def test_editing_a_step_script_reruns_that_step_and_downstream(built):
+    root, config = built
+    script = SNAKEFILES[root].parent / "workflow" / "scripts" / "predict.py"
+    original = script.read_text()
+    try:
+        script.write_text(original + "\n# an edit\n")
+        assert set(plan(root, config)) == {"predict", "metrics"}
+    finally:
+        script.write_text(original)
+
+
+def test_rebuild_from_scratch_is_byte_identical(built, tmp_path):
+    root, config = built
+    first = {
+        name: (root / name).read_bytes() for name in ("results/predictions/tiny.jsonl", "results/metrics/tiny.json")
+    }
+    shutil.copytree(root / "data", tmp_path / "data")
+    path = write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(path))
+    for name, content in first.items():
+        assert (tmp_path / name).read_bytes() == content, name
