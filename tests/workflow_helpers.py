@@ -95,8 +95,9 @@ def copy_workflow(target: Path) -> Path:
     return target / "Snakefile"
 
 
-def snakemake(root: Path, *args: str, check: bool = True, snakefile: Path | None = None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+def snakemake(root: Path, *args: str, check: bool = True, snakefile: Path | None = None, env: dict | None = None):
+    env = {**(env or os.environ), "HF_HUB_OFFLINE": "1"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     command = [sys.executable, "-m", "snakemake", "-s", str(snakefile or REPO / "Snakefile"), "--directory", str(root)]
     result = subprocess.run([*command, *args], capture_output=True, text=True, env=env)
     if check and result.returncode != 0:

@@ -105,6 +105,7 @@ def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingA
         train_sampling_strategy="group_by_length" if settings.get("group_by_length", True) else "random",
         length_column_name="length",
         dataloader_num_workers=settings.get("dataloader_workers", 0),
+        dataloader_persistent_workers=settings.get("dataloader_workers", 0) > 0,  # not re-forked every epoch
         save_strategy="steps",
         save_steps=settings["save_steps"],
         save_total_limit=2,
