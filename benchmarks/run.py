@@ -48,7 +48,6 @@ TOKENIZE = {
 
 def prepare(squad: Path, work: Path) -> dict:
     """Normalise the SQuAD sample, train a tokenizer, build and briefly train a model, tokenize."""
-    import pandas as pd
     from transformers import AutoTokenizer
 
     from t5qa.normalize import holdout_mask, normalize_file
@@ -360,7 +359,8 @@ def markdown(r: dict) -> str:
         f"{t['causalqa_2048_bs2']['tokens_per_s']:.0f} | {t['causalqa_2048_bs2']['peak_rss_mb']:.0f} | "
         f"{ratio['train_tokens_vs_causalqa_2048_bs2']:.2f}x tokens/s, "
         f"{ratio['train_examples_vs_causalqa_2048_bs2']:.2f}x examples/s |",
-        f"| predict | pipeline (length-sorted batches, max_new_tokens auto) | {p['pipeline']['examples_per_s']:.1f} | | "
+        "| predict | pipeline (length-sorted batches, max_new_tokens auto) | "
+        f"{p['pipeline']['examples_per_s']:.1f} | | "
         f"{p['pipeline']['peak_rss_mb']:.0f} | |",
         f"| predict | (a) pad to 384, dataset order | {p['pad384_dataset_order']['examples_per_s']:.1f} | | "
         f"{p['pad384_dataset_order']['peak_rss_mb']:.0f} | {ratio['predict_vs_pad384_dataset_order']:.2f}x "
@@ -369,8 +369,10 @@ def markdown(r: dict) -> str:
         f"{p['causalqa_bs1_2048_max500']['examples_per_s']:.2f} | | "
         f"{p['causalqa_bs1_2048_max500']['peak_rss_mb']:.0f} | {ratio['predict_vs_bs1_2048_max500']:.1f}x "
         f"(identical predictions {p['identical_predictions']['vs_bs1_2048']}) |",
-        f"| tokenize | 1 process | {k['num_proc_1']['examples_per_s']:.0f} | | {k['num_proc_1']['peak_rss_mb']:.0f} | |",
-        f"| tokenize | 2 processes | {k['num_proc_2']['examples_per_s']:.0f} | | {k['num_proc_2']['peak_rss_mb']:.0f} | "
+        f"| tokenize | 1 process | {k['num_proc_1']['examples_per_s']:.0f} | | "
+        f"{k['num_proc_1']['peak_rss_mb']:.0f} | |",
+        f"| tokenize | 2 processes | {k['num_proc_2']['examples_per_s']:.0f} | | "
+        f"{k['num_proc_2']['peak_rss_mb']:.0f} | "
         f"{ratio['tokenize_2_procs_vs_1']:.2f}x vs 1 process |",
         "",
         f"Snakemake: `snakemake -n` over all {r['snakemake']['dry_run_targets']} real datasets "

@@ -9,6 +9,7 @@ stand-in `sacctmgr` that lists the profile's account (sbatch itself accepts any 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -144,10 +145,8 @@ class Cluster:
         for pid_file in ("slurmctld.pid", "slurmd.pid"):
             path = self.root / pid_file
             if path.exists():
-                try:
+                with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(path.read_text().strip()), 15)
-                except (ProcessLookupError, ValueError):
-                    pass
 
     def jobs(self) -> list[dict[str, str]]:
         """`scontrol show jobs -o`, one dict per job."""

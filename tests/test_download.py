@@ -7,12 +7,14 @@ import json
 import threading
 import zipfile
 
+import pandas as pd
 import pytest
 
 from t5qa.download import fetch, manifest_path
 from t5qa.errors import InputError
 
 from .conftest import run_script, squad_json
+from .workflow_helpers import snakemake, write_config
 
 SQUAD = squad_json([{"context": "c", "qas": [{"id": "q", "question": "Q?", "answers": []}]}]).encode()
 
@@ -25,10 +27,14 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+CSV_HEADER = b"id,question,question_processed,context,context_processed,answer,answer_processed\n"
+# Laid out like the Webis-CausalQA-22 release: both split families, train and valid.
 CAUSALQA_ZIP = _zip(
     {
-        "input/original-splits/paq_train_original_split.csv": b"id,question\n",
-        "input/random-splits/paq_train_random_split.csv": b"id,question,x\n",
+        f"input/{family}-splits/paq_{split}_{family}_split.csv": CSV_HEADER
+        + f"{family}-{split}-1,Why?,why?,Because.,because.,Because,because\n".encode()
+        for family in ("original", "random")
+        for split in ("train", "valid")
     }
 )
 EVIL_ZIP = _zip({"input/ok.csv": b"x", "../escape.csv": b"boom"})
@@ -118,7 +124,7 @@ def test_archive_member_extraction(server, tmp_path):
     fetch({"url": f"{server}/causalqa.zip"}, archive)
     out = tmp_path / "paq" / "train.csv"
     fetch({"member": "input/random-splits/paq_train_random_split.csv"}, out, archive=archive)
-    assert out.read_bytes() == b"id,question,x\n"
+    assert out.read_bytes().startswith(CSV_HEADER + b"random-train-1,")
     with pytest.raises(InputError, match="no member"):
         fetch({"member": "input/nope.csv"}, tmp_path / "x.csv", archive=archive)
 
@@ -143,8 +149,6 @@ def test_hub_loading_from_a_local_dataset(tmp_path):
     )
     out = tmp_path / "raw" / "train.parquet"
     fetch({"hub": str(folder), "split": "train"}, out)
-    import pandas as pd
-
     assert pd.read_parquet(out)["id"].tolist() == ["1"]
 
 
@@ -161,3 +165,27 @@ def test_cli_reports_404_without_traceback(server, tmp_path):
     )
     assert result.returncode == 1
     assert "HTTP 404" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_causalqa_release_through_the_workflow(server, tmp_path):
+    """Download the zip once (a local rule), extract the chosen split family's members, normalise them."""
+    member = "input/{split_family}-splits/paq_%s_{split_family}_split.csv"
+    config = {
+        "causalqa_split_family": "random",
+        "archives": {"release": {"url": f"{server}/causalqa.zip", "md5": hashlib.md5(CAUSALQA_ZIP).hexdigest()}},
+        "sources": {
+            "paq": {
+                "format": "causalqa_csv",
+                "train": {"archive": "release", "member": member % "train"},
+                "validation": {"archive": "release", "member": member % "valid"},
+            }
+        },
+        "datasets": {"paq": ["paq"]},
+    }
+    path = write_config(tmp_path, config)
+    targets = ["results/normalized/paq/train.parquet", "results/normalized/paq/validation.parquet"]
+    snakemake(tmp_path, "--cores", "1", *targets, "--configfile", str(path))
+    assert pd.read_parquet(tmp_path / targets[0])["id"].tolist() == ["random-train-1"]
+    assert pd.read_parquet(tmp_path / targets[1])["id"].tolist() == ["random-valid-1"]
+    manifest = json.loads((tmp_path / "results/raw/archives/release.zip.manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(CAUSALQA_ZIP).hexdigest()

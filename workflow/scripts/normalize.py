@@ -10,6 +10,7 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import atomic_path, write_json
+from t5qa.errors import InputError
 from t5qa.normalize import FORMATS, holdout_mask, normalize_file
 
 log = logging.getLogger("t5qa.normalize")
@@ -41,6 +42,11 @@ def main() -> None:
         held_out = holdout_mask(table["id"], args.holdout_fraction)
         table = table[held_out if args.holdout_part == "validation" else ~held_out].reset_index(drop=True)
         stats["holdout"] = {"fraction": args.holdout_fraction, "part": args.holdout_part, "rows": len(table)}
+    if table.empty:
+        where = f" after holding out {args.holdout_part}" if args.holdout_fraction > 0 else ""
+        hint = " (too few rows for --holdout-fraction: give the source a validation file)" if where else ""
+        raise InputError(f"{args.input}: no usable rows{where}; {stats['rows_read']} read, "
+                         f"dropped {stats['dropped'] or 'none'}{hint}")
     for kind, problem in stats["dropped"].items():
         log.warning("dropped %d rows (%s), e.g. ids %s", problem["count"], kind, problem["first_ids"])
     for kind, count in stats["kept"].items():
