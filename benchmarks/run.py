@@ -90,6 +90,10 @@ def prepare(squad: Path, work: Path) -> dict:
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak resident memory (VmHWM: unlike ru_maxrss, not inherited across fork/exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -213,20 +217,32 @@ def measure_prediction(work: str, strategy: str, batch_size: int, limit: int | N
     }
 
 
-def measure_tokenization(work: str, num_proc: int) -> dict:
+def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
+    """The sample repeated `copies` times: large enough that process start-up does not dominate."""
+    import pandas as pd
     from transformers import AutoTokenizer
 
     from t5qa.tokenizing import tokenize_dataset
 
     work = Path(work)
-    tables = {s: [("squad", work / "norm" / f"{s}.parquet")] for s in ("train", "validation")}
     tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
     with tempfile.TemporaryDirectory() as tmp:
+        tables = {}
+        for split in ("train", "validation"):
+            table = pd.concat([pd.read_parquet(work / "norm" / f"{split}.parquet")] * copies, ignore_index=True)
+            table.to_parquet(Path(tmp) / f"{split}.parquet")
+            tables[split] = [("squad", Path(tmp) / f"{split}.parquet")]
         started = time.perf_counter()
         stats = tokenize_dataset(tables, tokenizer, TOKENIZE, Path(tmp) / "out", num_proc=num_proc)
         seconds = time.perf_counter() - started
     rows = stats["train"]["rows"] + stats["validation"]["rows"]
-    return {"examples_per_s": rows / seconds, "num_proc": num_proc, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "examples_per_s": rows / seconds,
+        "rows": rows,
+        "num_proc": num_proc,
+        "seconds": seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def in_child(function, *args):
@@ -315,7 +331,7 @@ def main() -> None:
         "vs_bs1_2048": f"{same_b}/{predict['pipeline_first_n']['examples']}",
     }
     results["predict"] = predict
-    results["tokenize"] = {f"num_proc_{p}": in_child(measure_tokenization, str(work), p) for p in (1, 2)}
+    results["tokenize"] = {f"num_proc_{p}": in_child(measure_tokenization, str(work), p, 20) for p in (1, 2)}
     results["snakemake"] = snakemake_overhead()
     train, pred = results["train"], results["predict"]
     results["ratios"] = {
@@ -369,7 +385,7 @@ def markdown(r: dict) -> str:
         f"{p['causalqa_bs1_2048_max500']['examples_per_s']:.2f} | | "
         f"{p['causalqa_bs1_2048_max500']['peak_rss_mb']:.0f} | {ratio['predict_vs_bs1_2048_max500']:.1f}x "
         f"(identical predictions {p['identical_predictions']['vs_bs1_2048']}) |",
-        f"| tokenize | 1 process | {k['num_proc_1']['examples_per_s']:.0f} | | "
+        f"| tokenize | 1 process ({k['num_proc_1']['rows']} rows) | {k['num_proc_1']['examples_per_s']:.0f} | | "
         f"{k['num_proc_1']['peak_rss_mb']:.0f} | |",
         f"| tokenize | 2 processes | {k['num_proc_2']['examples_per_s']:.0f} | | "
         f"{k['num_proc_2']['peak_rss_mb']:.0f} | "
