@@ -3,6 +3,7 @@ import json
 import pandas as pd
 import pytest
 
+from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
 from t5qa.evaluation import evaluate, gold_answers
 
@@ -10,15 +11,7 @@ from .conftest import run_script
 
 
 def _tables(tmp_path):
-    columns = [
-        "id",
-        "question",
-        "question_processed",
-        "context",
-        "context_processed",
-        "answer",
-        "answer_processed",
-    ]
+    columns = UNIFORM_COLUMNS
     a = pd.DataFrame(
         [["1", "q", "q", "c", "c", "red car", "red car"], ["2", "q", "q", "c", "c", "", ""]], columns=columns
     )
