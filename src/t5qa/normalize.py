@@ -128,13 +128,12 @@ def get_field(record: dict[str, Any], dotted: str) -> Any:
 
 
 def apply_mapping(records: list[dict[str, Any]], mapping: dict[str, str], path: Path) -> list[dict[str, Any]]:
-    """Rename source fields to uniform columns; `question` (and `id` unless derived) must exist."""
+    """Rename source fields to uniform columns. `question` must exist; a missing `id` is derived from the text."""
     if not records:
         return []
-    for column in ("question",):
-        field = mapping.get(column, column)
-        if all(get_field(r, field) is None for r in records[:100]):
-            raise InputError(f"{path}: no field {field!r} for column {column!r} (check the source's 'columns')")
+    field = mapping.get("question", "question")
+    if all(get_field(r, field) is None for r in records[:100]):
+        raise InputError(f"{path}: no field {field!r} for column 'question' (check the source's 'columns')")
     mapped = []
     for record in records:
         row = {column: get_field(record, mapping.get(column, column)) for column in ("id", "question", "context")}

@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config lookups, canonical params, script paths.
 
 import json
+import shlex
 from pathlib import Path
 
 from t5qa.sources import raw_extension, split_spec, source_splits
@@ -125,7 +126,7 @@ def normalize_settings(wildcards):
 
 def normalize_flags(wildcards):
     settings = normalize_settings(wildcards)
-    flags = f"--format {settings['format']} --columns {json.dumps(settings['columns'])!r}"
+    flags = f"--format {settings['format']} --columns {shlex.quote(json.dumps(settings['columns']))}"
     if settings["strict"]:
         flags += " --strict"
     if "holdout" in settings:
@@ -145,7 +146,8 @@ def tokenize_inputs(wildcards):
         "modules": modules("tokenizing.py", "features.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
-    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if is_scratch("tokenizer") else "results/prefetch/tokenizer.json"
+    scratch = is_scratch("tokenizer")
+    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if scratch else "results/prefetch/tokenizer.json"
     return inputs
 
 
@@ -158,7 +160,8 @@ def train_inputs(wildcards):
         "script": script("train.py"),
         "modules": modules("training.py"),
     }
-    inputs["model"] = model_location(wildcards.dataset) if is_scratch("name_or_path") else "results/prefetch/model.json"
+    scratch = is_scratch("name_or_path")
+    inputs["model"] = model_location(wildcards.dataset) if scratch else "results/prefetch/model.json"
     return inputs
 
 

@@ -45,8 +45,10 @@ def main() -> None:
     if table.empty:
         where = f" after holding out {args.holdout_part}" if args.holdout_fraction > 0 else ""
         hint = " (too few rows for --holdout-fraction: give the source a validation file)" if where else ""
-        raise InputError(f"{args.input}: no usable rows{where}; {stats['rows_read']} read, "
-                         f"dropped {stats['dropped'] or 'none'}{hint}")
+        raise InputError(
+            f"{args.input}: no usable rows{where}; {stats['rows_read']} read, "
+            f"dropped {stats['dropped'] or 'none'}{hint}"
+        )
     for kind, problem in stats["dropped"].items():
         log.warning("dropped %d rows (%s), e.g. ids %s", problem["count"], kind, problem["first_ids"])
     for kind, count in stats["kept"].items():
