@@ -86,6 +86,10 @@ def newest_checkpoint(checkpoint_dir: Path) -> Path | None:
 def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingArguments:
     bf16 = use_bf16(settings.get("precision", "auto"))
     cuda = torch.cuda.is_available()
+    # Worker processes keep a GPU fed. On CPU the cores are better spent on the math, and a worker count that
+    # follows the job's threads would change the data order (the DataLoader draws a seed from the global RNG
+    # per epoch when it has workers), so CPU results would depend on --cores.
+    workers = settings.get("dataloader_workers", 0) if cuda else 0
     return Seq2SeqTrainingArguments(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=settings["batch_size"],
@@ -104,8 +108,8 @@ def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingA
         data_seed=settings["seed"],
         train_sampling_strategy="group_by_length" if settings.get("group_by_length", True) else "random",
         length_column_name="length",
-        dataloader_num_workers=settings.get("dataloader_workers", 0),
-        dataloader_persistent_workers=settings.get("dataloader_workers", 0) > 0,  # not re-forked every epoch
+        dataloader_num_workers=workers,
+        dataloader_persistent_workers=workers > 0,  # not re-forked every epoch
         save_strategy="steps",
         save_steps=settings["save_steps"],
         save_total_limit=2,
