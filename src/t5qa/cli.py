@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from t5qa.errors import InputError
 
@@ -23,6 +24,14 @@ def parse_settings(text: str) -> dict:
     if not isinstance(settings, dict):
         raise InputError("--settings must be a JSON object")
     return settings
+
+
+def named_path(arg: str) -> tuple[str, Path]:
+    """`NAME=PATH`, or a plain PATH named after its folder (results/normalized/<source>/validation.parquet)."""
+    if "=" in arg:
+        name, path = arg.split("=", 1)
+        return name, Path(path)
+    return Path(arg).parent.name, Path(arg)
 
 
 def run(main: Callable[[], int | None]) -> None:

@@ -19,14 +19,6 @@ def gold_answers(answer: str, answer_processed: str) -> list[str]:
     return raw if len(raw) >= len(processed) else processed
 
 
-def parse_reference_arg(arg: str) -> tuple[str, Path]:
-    """`NAME=PATH`, or a plain PATH named after its folder (results/normalized/<source>/validation.parquet)."""
-    if "=" in arg:
-        name, path = arg.split("=", 1)
-        return name, Path(path)
-    return Path(arg).parent.name, Path(arg)
-
-
 def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
     frames = []
     for source, path in references:

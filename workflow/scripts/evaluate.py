@@ -13,7 +13,7 @@ import pandas as pd
 
 from t5qa import cli
 from t5qa.atomic import write_json
-from t5qa.evaluation import evaluate, parse_reference_arg
+from t5qa.evaluation import evaluate
 from t5qa.manifest import build_manifest, now
 
 log = logging.getLogger("t5qa.evaluate")
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--dataset-name", help="recorded in the metrics")
     args = parser.parse_args()
     started = now()
-    references = [parse_reference_arg(a) for a in args.references]
+    references = [cli.named_path(a) for a in args.references]
     train_answers = [a for p in args.train_references for a in pd.read_parquet(p, columns=["answer"])["answer"]]
     result = evaluate(Path(args.predictions), references, train_answers or None)
     result = {"dataset": args.dataset_name, "model": args.model_name, **result}

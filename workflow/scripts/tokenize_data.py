@@ -14,7 +14,6 @@ from transformers import AutoTokenizer
 
 from t5qa import cli
 from t5qa.atomic import write_json
-from t5qa.evaluation import parse_reference_arg
 from t5qa.tokenizing import tokenize_dataset
 
 log = logging.getLogger("t5qa.tokenize")
@@ -37,8 +36,8 @@ def main() -> None:
     settings = cli.parse_settings(args.settings)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     tables = {
-        "train": [parse_reference_arg(a) for a in args.train],
-        "validation": [parse_reference_arg(a) for a in args.validation],
+        "train": [cli.named_path(a) for a in args.train],
+        "validation": [cli.named_path(a) for a in args.validation],
     }
     stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
     stats["settings"] = settings
