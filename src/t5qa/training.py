@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -123,8 +124,19 @@ def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingA
     )
 
 
-def train(settings: dict, tokenized_dir: Path, model_source: str, output_dir: Path, checkpoint_dir: Path) -> bool:
-    """Train and save the final model to `output_dir`. Returns False when stopped by a signal."""
+def train(
+    settings: dict,
+    tokenized_dir: Path,
+    model_source: str,
+    output_dir: Path,
+    checkpoint_dir: Path,
+    manifest: Callable[[], dict] | None = None,
+) -> bool:
+    """Train and save the final model to `output_dir`. Returns False when stopped by a signal.
+
+    `manifest()`, when given, is written as run_manifest.json beside the model before the folder is renamed into
+    place, so the output appears complete or not at all.
+    """
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
     set_seed(settings["seed"])
     train_set = datasets.load_from_disk(str(tokenized_dir))["train"].select_columns(MODEL_COLUMNS)
@@ -155,6 +167,8 @@ def train(settings: dict, tokenized_dir: Path, model_source: str, output_dir: Pa
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(staging))
         (staging / "train_metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
+        if manifest:
+            (staging / "run_manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)

@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import write_json
 from t5qa.manifest import build_manifest, now
 from t5qa.training import INTERRUPTED_EXIT_CODE, train
 
@@ -40,18 +39,16 @@ def main() -> int:
     settings = cli.parse_settings(args.settings)
     settings["dataloader_workers"] = args.dataloader_workers
     started = now()
-    output = Path(args.output)
-    if not train(settings, Path(args.tokenized), args.model, output, Path(args.checkpoints)):
+    inputs = {"tokenized": args.tokenized}
+    if Path(args.model).exists():
+        inputs["model"] = args.model
+
+    def manifest() -> dict:
+        return build_manifest("train", {**settings, "model": args.model}, inputs, started)
+
+    if not train(settings, Path(args.tokenized), args.model, Path(args.output), Path(args.checkpoints), manifest):
         log.warning("stopped by signal after saving a checkpoint; rerun to resume")
         return INTERRUPTED_EXIT_CODE
-    if output.is_dir():  # only the main process sees it after the rename
-        inputs = {"tokenized": args.tokenized}
-        if Path(args.model).exists():
-            inputs["model"] = args.model
-        write_json(
-            output / "run_manifest.json",
-            build_manifest("train", {**settings, "model": args.model}, inputs, started),
-        )
     return 0
 
 
