@@ -3,7 +3,10 @@
 
 import os
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from t5qa.config_check import check_config
 
 min_version("9.0")
 
@@ -12,6 +15,11 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+# What the schema cannot see (a dataset naming an undeclared source, a source listed twice, ...): one line each.
+try:
+    check_config(config)
+except ValueError as err:
+    raise WorkflowError(str(err)) from None
 
 
 include: "workflow/rules/common.smk"

@@ -4,6 +4,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import threading
 import zipfile
 
@@ -189,3 +190,63 @@ def test_causalqa_release_through_the_workflow(server, tmp_path):
     assert pd.read_parquet(tmp_path / targets[1])["id"].tolist() == ["random-valid-1"]
     manifest = json.loads((tmp_path / "results/raw/archives/release.zip.manifest.json").read_text())
     assert manifest["sha256"] == hashlib.sha256(CAUSALQA_ZIP).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ({}, "needs exactly one of url, path, member (with --archive) or hub; it has none"),
+        (
+            {"url": "http://x/a", "path": "a"},
+            "needs exactly one of url, path, member (with --archive) or hub; it has url",
+        ),
+        ({"path": 5}, "path must be a string, not 5"),
+        ({"path": "a", "md5": "xyz"}, "md5 must be 32 hexadecimal digits"),
+        ({"path": "a", "colour": "red"}, "unknown 'colour'"),
+        ({"path": "a", "split": "train"}, "unknown 'split'"),
+        ({"url": "ftp://example.org/a"}, "must start with http://, https:// or file://"),
+        ({"url": "http://[::1"}, "is not a valid URL"),
+        ({"path": " "}, "path is empty"),
+        ({"member": "input/x.csv"}, "--archive: needed to extract the member"),
+    ],
+)
+def test_bad_locations_are_named_before_anything_is_fetched(tmp_path, location, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        fetch(location, tmp_path / "out.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_url_with_an_escaped_space(tmp_path):
+    src = tmp_path / "my data.json"
+    src.write_bytes(SQUAD)
+    fetch({"url": src.as_uri()}, tmp_path / "out.json")
+    assert "%20" in src.as_uri() and (tmp_path / "out.json").read_bytes() == SQUAD
+
+
+@pytest.mark.parametrize(
+    ("archive", "message"),
+    [
+        (None, "archive not found"),
+        (b"PK\x03\x04 truncated", "not a readable zip archive"),
+        (CAUSALQA_ZIP[: len(CAUSALQA_ZIP) // 2], "not a readable zip archive"),
+    ],
+)
+def test_bad_archives_fail_in_one_line(tmp_path, archive, message):
+    path = tmp_path / "a.zip"
+    if archive is not None:
+        path.write_bytes(archive)
+    with pytest.raises(InputError, match=message):
+        fetch({"member": "input/original-splits/paq_train_original_split.csv"}, tmp_path / "x.csv", archive=path)
+    assert not (tmp_path / "x.csv").exists()
+    result = run_script(
+        "download.py",
+        "--location",
+        json.dumps({"member": "input/x.csv"}),
+        "--archive",
+        str(path),
+        "--output",
+        str(tmp_path / "y.csv"),
+        check=False,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {path}: ")

@@ -1,13 +1,16 @@
 import json
+import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
-from t5qa.evaluation import evaluate, gold_answers
+from t5qa.evaluation import evaluate, gold_answers, load_predictions, name_references
 
-from .conftest import run_script
+from .conftest import SCRIPTS, run_script
 
 
 def _tables(tmp_path):
@@ -94,3 +97,105 @@ def test_cli_scores_any_predictions_file(tmp_path):
         "per_source",
     }
     assert metrics["exact"] == pytest.approx(100 / 3)
+
+
+def _pipeline_predictions(tmp_path, sources_and_ids):
+    """What predict.py writes: every row carries the source's name from the config."""
+    rows = [{"id": i, "source": s, "prediction": "", "generated": "unanswerable"} for s, i in sources_and_ids]
+    return _predictions(tmp_path, rows)
+
+
+def test_readme_command_on_the_pipelines_predictions(tmp_path):
+    """`evaluate.py --predictions P.jsonl --references R.parquet`: R.parquet in the current folder matches the
+    predictions by id, whatever source they carry, and is named after that source."""
+    refs = _tables(tmp_path)
+    (tmp_path / "R.parquet").write_bytes(refs[0][1].read_bytes())
+    _pipeline_predictions(tmp_path, [("demo_squad", "1"), ("demo_squad", "2")])
+    command = [sys.executable, str(SCRIPTS / "evaluate.py"), "--predictions", "p.jsonl", "--references", "R.parquet"]
+    command += ["--output", "M.json", "--manifest", "M.manifest.json"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "M.json").read_text())["total"] == 2
+    assert "references:demo_squad" in json.loads((tmp_path / "M.manifest.json").read_text())["inputs"]
+
+
+def test_one_unnamed_reference_matches_by_id_alone(tmp_path):
+    refs = _tables(tmp_path)
+    mixed = _pipeline_predictions(tmp_path, [("x", "1"), ("y", "2")])
+    assert evaluate(mixed, [(None, refs[0][1])])["total"] == 2  # sources disagree: named after the folder
+    assert name_references([(None, refs[0][1])], load_predictions(mixed)) == ([("a", refs[0][1])], True)
+    twice = _pipeline_predictions(tmp_path, [("x", "1"), ("y", "1"), ("x", "2")])
+    with pytest.raises(InputError, match="two predictions for id '1'"):
+        evaluate(twice, [(None, refs[0][1])])
+
+
+def test_one_unnamed_reference_for_a_dataset_of_several_sources_says_what_to_give(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("squad", "1"), ("squad", "2"), ("causal", "3")])
+    message = "1 predictions match no reference id, e.g. ['3']; the predictions carry the sources"
+    with pytest.raises(InputError, match=re.escape(message) + r".*give a reference for each, as SOURCE=PATH"):
+        evaluate(preds, [(None, refs[0][1])])
+
+
+def test_unnamed_references_that_match_no_source_say_how_to_name_them(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("squad", "1"), ("squad", "2"), ("causal", "1")])
+    with pytest.raises(InputError) as raised:
+        evaluate(preds, [(None, path) for _, path in refs])
+    message = str(raised.value)
+    assert "the predictions carry the sources ['causal', 'squad']" in message
+    assert "the references are named ['a', 'b']" in message
+    assert "SOURCE=PATH" in message and "named after its folder" in message
+    result = run_script(
+        "evaluate.py",
+        "--predictions",
+        str(preds),
+        "--references",
+        f"squad={refs[0][1]}",
+        f"causal={refs[1][1]}",
+        "--output",
+        str(tmp_path / "m.json"),
+    )
+    assert json.loads((tmp_path / "m.json").read_text())["total"] == 3, result.stderr
+
+
+def test_two_references_with_one_name_are_refused(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("a", "1"), ("a", "2")])
+    with pytest.raises(InputError, match="2 references are named 'a'"):
+        evaluate(preds, [("a", refs[0][1]), ("a", refs[1][1])])
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"[1]", "line 1 is not a JSON object"),
+        (b'{"id": 1, "prediction": ""}', "line 1 needs a text 'id'"),
+        (b'{"id": "1", "prediction": "", "source": 3}', "'source' must be text"),
+        (b'{"id": "\\ud800", "prediction": ""}', "'id' is not valid Unicode"),
+        (b'{"id": "caf\xe9", "prediction": ""}', "line 1 is not UTF-8"),
+        (b"{", "line 1 is not valid JSON"),
+        (b"", "no predictions"),
+    ],
+)
+def test_malformed_predictions_name_the_line(tmp_path, line, message):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(line + b"\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        load_predictions(path)
+
+
+def test_malformed_references_name_the_file_and_row(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("a", "1"), ("a", "2")])
+    frame = pd.read_parquet(refs[0][1])
+    frame.loc[1, "answer"] = None
+    frame.to_parquet(tmp_path / "nulls.parquet")
+    with pytest.raises(InputError, match=r"nulls.parquet: column 'answer' must hold text; row 1 \(id '2'\) holds null"):
+        evaluate(preds, [("a", tmp_path / "nulls.parquet")])
+    frame.drop(columns=["answer_processed"]).to_parquet(tmp_path / "short.parquet")
+    with pytest.raises(InputError, match=r"short.parquet: reference table lacks the columns \['answer_processed'\]"):
+        evaluate(preds, [("a", tmp_path / "short.parquet")])
+    (tmp_path / "text.parquet").write_text("id,answer\n1,a\n")
+    with pytest.raises(InputError, match="text.parquet: not a readable parquet file"):
+        evaluate(preds, [("a", tmp_path / "text.parquet")])

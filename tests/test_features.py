@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
@@ -72,3 +74,18 @@ def test_truncation_is_counted_and_a_cut_off_answer_is_detected(tiny_tokenizer):
     assert out["input_truncated"] == [True]
     assert out["target_truncated"] == [True]
     assert out["answer_truncated"] == [True]
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{question", "is not a valid template"),
+        ("{question:d} {context}", "is not a valid template"),
+        ("{question} {0}", "unknown fields ['0']"),
+        ("{question.upper}", "unknown fields ['question.upper']"),
+        ("{context}", "must contain {question}"),
+    ],
+)
+def test_malformed_templates_are_refused_before_tokenizing(template, message):
+    with pytest.raises(InputError, match=r"^--settings: template .*" + re.escape(message)):
+        check_template(template)

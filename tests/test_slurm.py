@@ -4,15 +4,18 @@ Skipped, with the reason printed, only where Slurm cannot be started (not root, 
 """
 
 import json
+import re
 import shutil
 
 import pytest
+import yaml
 
 from .slurm_cluster import Unavailable, start_cluster
 from .workflow_helpers import REPO, snakemake
 
 COMPUTE_RULES = {"normalize", "scratch_tokenizer", "scratch_model", "tokenize", "train", "predict", "metrics"}
 GPU_RULES = {"train", "predict"}
+DEMO_STEPS_PER_EPOCH = 75  # 2,400 training questions, batch 32
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +28,11 @@ def cluster(tmp_path_factory):
     cluster.stop()
 
 
-def test_demo_runs_through_the_slurm_profile(cluster, tmp_path):
-    shutil.copytree(REPO / "resources", tmp_path / "resources")  # the demo's relative source paths
+def run_demo(cluster, workdir, profile=REPO / "profiles" / "slurm"):
     result = snakemake(
-        tmp_path,
+        workdir,
         "--profile",
-        str(REPO / "profiles" / "slurm"),
+        str(profile),
         "--configfile",
         str(REPO / "config" / "demo.yaml"),
         "--slurm-status-command",
@@ -41,11 +43,28 @@ def test_demo_runs_through_the_slurm_profile(cluster, tmp_path):
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
 
-    jobs = {}
-    for job in cluster.jobs():
+
+def jobs_by_rule(jobs):
+    by_rule = {}
+    for job in jobs:
         # The plugin labels each job with a comment "rule_<rule>_wildcards_<values>".
         rule = job.get("Comment", "").removeprefix("rule_").split("_wildcards_")[0]
-        jobs.setdefault(rule, []).append(job)
+        by_rule.setdefault(rule, []).append(job)
+    return by_rule
+
+
+@pytest.fixture(scope="module")
+def demo_run(cluster, tmp_path_factory):
+    """The demo, uninterrupted, through the profile: the run every other test here compares with."""
+    workdir = tmp_path_factory.mktemp("demo_through_slurm")
+    shutil.copytree(REPO / "resources", workdir / "resources")  # the demo's relative source paths
+    run_demo(cluster, workdir)
+    return workdir, cluster.jobs()
+
+
+def test_demo_runs_through_the_slurm_profile(demo_run):
+    workdir, all_jobs = demo_run
+    jobs = jobs_by_rule(all_jobs)
     evidence = {rule: sorted({j.get("TresPerJob", "") or "-" for j in js}) for rule, js in sorted(jobs.items())}
     print("rule -> requested TRES:", json.dumps(evidence))
     assert set(jobs) == COMPUTE_RULES, evidence  # every compute rule ran as a Slurm job; download stayed local
@@ -58,6 +77,65 @@ def test_demo_runs_through_the_slurm_profile(cluster, tmp_path):
             else:
                 assert "gpu" not in job.get("TresPerJob", "") and "gpu" not in job.get("TRES", ""), job
 
-    metrics = json.loads((tmp_path / "results" / "metrics" / "demo.json").read_text())
+    metrics = json.loads((workdir / "results" / "metrics" / "demo.json").read_text())
     assert metrics["exact"] > 2 * metrics["baselines"]["always_empty"]["exact"]  # the demo still learns
-    assert (tmp_path / "logs" / "train" / "demo.log").stat().st_size > 0  # step logs land where they do locally
+    assert (workdir / "logs" / "train" / "demo.log").stat().st_size > 0  # step logs land where they do locally
+
+
+def test_a_time_limited_train_job_saves_at_the_signal_and_the_retry_resumes(cluster, demo_run, tmp_path):
+    """train's time limit cut to 3 minutes and Slurm's warning moved to 100 s before it: SIGTERM reaches the job
+    step 20-80 s in (Slurm may signal up to a minute early), in a later epoch of the demo's 25 (about 110 s of
+    training here). The trainer must save at the signal and exit 143; the retry resumes from that step (and may be
+    signalled again), and the end result equals the uninterrupted run's, byte for byte."""
+    reference, earlier_jobs = demo_run
+    workdir = tmp_path / "interrupted"
+    shutil.copytree(reference, workdir, symlinks=True)  # data steps and their metadata: only train onwards reruns
+    for produced in ("models", "checkpoints", "predictions", "metrics"):
+        shutil.rmtree(workdir / "results" / produced, ignore_errors=True)
+    for log in (workdir / "logs" / "train").iterdir():
+        log.unlink()
+    seen = {job["JobId"] for job in earlier_jobs}
+
+    profile = tmp_path / "profile"
+    shutil.copytree(REPO / "profiles" / "slurm", profile)
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    settings["retries"] = 8
+    settings["set-resources"]["train"].update({"runtime": 3, "slurm_extra": "'--signal=TERM@100'"})
+    (profile / "config.yaml").write_text(yaml.safe_dump(settings))
+
+    run_demo(cluster, workdir, profile=profile)
+
+    train_jobs = jobs_by_rule(j for j in cluster.jobs() if j["JobId"] not in seen)["train"]
+    states = [job["JobState"] for job in sorted(train_jobs, key=lambda j: int(j["JobId"]))]
+    print("train job states:", states)
+    assert len(states) >= 2 and states[-1] == "COMPLETED" and "COMPLETED" not in states[:-1], states
+
+    # Snakemake deletes a job's log before each attempt; the attempts log keeps every attempt's start/stop/resume.
+    log = (workdir / "logs" / "train" / "demo.attempts.log").read_text()
+    print(log)
+    stops = [int(step) for step in re.findall(r"stopping at step (\d+): saving checkpoint", log)]
+    resumes = [int(step) for step in re.findall(r"resuming from \S+/checkpoint-(\d+)", log)]
+    print("stopped at steps", stops, "resumed from", resumes)
+    assert stops and stops == resumes, log[-4000:]  # every stop saved at the signal and was resumed from there
+    assert stops[0] > DEMO_STEPS_PER_EPOCH, stops  # not only inside the first epoch
+    slurm_logs = "".join(p.read_text(errors="replace") for p in (workdir / "logs" / "slurm").rglob("*.log"))
+    assert "non-zero exit status 143" in slurm_logs  # the trainer's own exit, not a broken pipe's 1
+
+    for name in ("model.safetensors",):
+        assert (workdir / "results/models/demo" / name).read_bytes() == (
+            reference / "results/models/demo" / name
+        ).read_bytes()
+    assert (workdir / "results/predictions/demo.jsonl").read_bytes() == (
+        reference / "results/predictions/demo.jsonl"
+    ).read_bytes()
+    interrupted = json.loads((workdir / "results/metrics/demo.json").read_text())
+    uninterrupted = json.loads((reference / "results/metrics/demo.json").read_text())
+    print(
+        "exact/f1 uninterrupted",
+        uninterrupted["exact"],
+        uninterrupted["f1"],
+        "interrupted",
+        interrupted["exact"],
+        interrupted["f1"],
+    )
+    assert (interrupted["exact"], interrupted["f1"]) == (uninterrupted["exact"], uninterrupted["f1"])

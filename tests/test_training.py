@@ -1,7 +1,9 @@
-"""Training and prediction outside Snakemake: resume after SIGTERM/SIGKILL, several CPU processes."""
+"""Training and prediction outside Snakemake: resume after SIGTERM/SIGKILL in any epoch, stale checkpoints,
+several CPU processes."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +23,9 @@ TOKENIZE = {
     "max_source_length": 128,
     "max_target_length": 16,
 }
+# 160 training rows / batch 8 = 20 steps per epoch: checkpoints every 6 steps fall inside every epoch.
 TRAIN = {"learning_rate": 0.003, "epochs": 3, "batch_size": 8, "seed": 0, "save_steps": 6, "logging_steps": 5}
+STEPS_PER_EPOCH = 20
 PREDICT = {"batch_size": 7, "num_beams": 1, "max_new_tokens": 8, "unanswerable_target": "unanswerable"}
 
 
@@ -75,7 +79,28 @@ def prepared(tmp_path_factory):
     return root
 
 
-def train_command(prepared: Path, out: Path, launcher: list[str] | None = None) -> list[str]:
+# Two training processes on CPU: torchrun (accelerate's --multi_gpu launcher) with gloo, as the workflow's
+# launcher does for a job holding two GPUs. (`--cpu` would run a single process, whatever --num_processes says.)
+TWO_PROCESSES = [
+    sys.executable,
+    "-m",
+    "accelerate.commands.launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--main_process_port",
+    "0",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+]
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def train_command(prepared: Path, out: Path, launcher: list[str] | None = None, settings: dict | None = None):
     script = [
         str(SCRIPTS / "train.py"),
         "--tokenized",
@@ -87,7 +112,7 @@ def train_command(prepared: Path, out: Path, launcher: list[str] | None = None) 
         "--checkpoints",
         str(out / "checkpoints"),
         "--settings",
-        json.dumps(TRAIN),
+        json.dumps(settings or TRAIN),
     ]
     return [*(launcher or [sys.executable]), *script]
 
@@ -112,6 +137,13 @@ def weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_file(model_dir / "model.safetensors")
 
 
+def assert_same_weights(a: Path, b: Path) -> None:
+    first, second = weights(a), weights(b)
+    assert first.keys() == second.keys()
+    different = [k for k in second if not torch.equal(first[k], second[k])]
+    assert not different, f"{len(different)} tensors differ, e.g. {different[:3]}"
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(prepared, tmp_path_factory):
     out = tmp_path_factory.mktemp("uninterrupted")
@@ -119,71 +151,132 @@ def uninterrupted(prepared, tmp_path_factory):
     return out
 
 
-def _wait_for(path_glob: Path, pattern: str, process: subprocess.Popen, timeout: float = 120) -> None:
+@pytest.fixture(scope="module")
+def uninterrupted_two(prepared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted_two")
+    result = subprocess.run(
+        train_command(prepared, out, TWO_PROCESSES), cwd=REPO, capture_output=True, text=True, env=ONE_THREAD
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def _wait_for_checkpoint(checkpoints: Path, step: int, process: subprocess.Popen, timeout: float = 180) -> None:
+    """Until checkpoint-STEP is complete (its run marker is written last)."""
+    marker = checkpoints / f"checkpoint-{step}" / "t5qa_run.json"
     deadline = time.monotonic() + timeout
-    while not list(path_glob.glob(pattern)):
+    while not marker.exists():
         assert process.poll() is None, "training ended before the checkpoint appeared"
         assert time.monotonic() < deadline, "no checkpoint in time"
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
-@pytest.mark.parametrize("kill_signal", [signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted, tmp_path, kill_signal):
+def checkpoint_steps(checkpoints: Path) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
+
+
+# Interrupted in the second and third epoch: a resumed run must see later epochs' data in the same order.
+@pytest.mark.parametrize(("kill_signal", "after_step"), [(signal.SIGTERM, 30), (signal.SIGKILL, 42)])
+def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted, tmp_path, kill_signal, after_step):
     process = subprocess.Popen(
         train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    _wait_for(tmp_path / "checkpoints", "checkpoint-6/trainer_state.json", process)
+    _wait_for_checkpoint(tmp_path / "checkpoints", after_step, process)
     process.send_signal(kill_signal)
     output, _ = process.communicate(timeout=120)
+    steps = checkpoint_steps(tmp_path / "checkpoints")
     if kill_signal == signal.SIGTERM:
         assert process.returncode == 143, output
-        assert "saving a checkpoint" in output
+        stopped_at = int(re.search(r"stopping at step (\d+): saving checkpoint", output).group(1))
+        assert steps[-1] == stopped_at >= after_step  # saved at the signal, not at the last periodic save
     else:
         assert process.returncode == -signal.SIGKILL
+    assert steps[-1] > STEPS_PER_EPOCH
     assert not (tmp_path / "model").exists()  # nothing half-done looks finished
-    steps = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "checkpoints").glob("checkpoint-*"))
-    assert steps and steps[-1] >= 6
 
     rerun = subprocess.run(train_command(prepared, tmp_path), cwd=REPO, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert f"resuming from {tmp_path / 'checkpoints'}/checkpoint-{steps[-1]}" in rerun.stderr
+    resumed_from = re.search(r"resuming from \S+/checkpoint-(\d+)", rerun.stderr)
+    assert resumed_from and int(resumed_from.group(1)) >= after_step, rerun.stderr[-3000:]
     assert not (tmp_path / "checkpoints").exists()
 
-    resumed, reference = weights(tmp_path / "model"), weights(uninterrupted / "model")
-    assert resumed.keys() == reference.keys()
-    assert all(torch.equal(resumed[k], reference[k]) for k in reference)
-    a = predict(prepared, tmp_path / "model", tmp_path / "resumed.jsonl")
-    b = predict(prepared, uninterrupted / "model", tmp_path / "reference.jsonl")
+    assert_same_weights(tmp_path / "model", uninterrupted / "model")
+    predict(prepared, tmp_path / "model", tmp_path / "resumed.jsonl")
+    predict(prepared, uninterrupted / "model", tmp_path / "reference.jsonl")
     assert (tmp_path / "resumed.jsonl").read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
-    assert a == b
 
 
-def test_two_cpu_processes_train_and_predict_like_one(prepared, uninterrupted, tmp_path):
-    launcher = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--cpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--main_process_port",
-        "0",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        train_command(prepared, tmp_path, launcher), cwd=REPO, capture_output=True, text=True, env=env
+def test_a_checkpoint_of_another_run_is_not_resumed(prepared, uninterrupted, tmp_path):
+    """A run that failed after saving, then a config edit: the old optimizer/scheduler/step state must not leak."""
+    other = {**TRAIN, "learning_rate": 0.001, "batch_size": 4}
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path, settings=other), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "model" / "model.safetensors").is_file()
+    _wait_for_checkpoint(tmp_path / "checkpoints", 6, process)
+    process.kill()
+    process.communicate(timeout=60)
+    assert checkpoint_steps(tmp_path / "checkpoints")
 
+    rerun = subprocess.run(train_command(prepared, tmp_path), cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "INFO resuming from" not in rerun.stderr
+    why = re.search(
+        r"not resuming: (checkpoint-\d+ was made by a different run .*) in \S+; training from the start", rerun.stderr
+    )
+    assert why, rerun.stderr[-3000:]
+    assert "batch_size 4 -> 8" in why.group(1) and "learning_rate 0.001 -> 0.003" in why.group(1)
+    assert_same_weights(tmp_path / "model", uninterrupted / "model")
+
+
+def test_a_checkpoint_without_its_run_marker_is_not_resumed(prepared, uninterrupted, tmp_path):
+    """A save cut short (or a folder from elsewhere) has no marker: never resumed, reported, then cleared."""
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    _wait_for_checkpoint(tmp_path / "checkpoints", 12, process)
+    process.kill()
+    process.communicate(timeout=60)
+    for marker in (tmp_path / "checkpoints").glob("checkpoint-*/t5qa_run.json"):
+        marker.unlink()
+
+    rerun = subprocess.run(train_command(prepared, tmp_path), cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "INFO resuming from" not in rerun.stderr
+    assert "not resuming: incomplete checkpoints only (checkpoint-" in rerun.stderr
+    assert_same_weights(tmp_path / "model", uninterrupted / "model")
+
+
+def test_two_processes_stop_at_one_step_and_resume_to_the_same_model(prepared, uninterrupted_two, tmp_path):
+    """SIGTERM to every process of the launch (what Slurm's --signal does to a job step): every rank stops at the
+    same step, the checkpoint holds both ranks' state, and the resumed run ends where an uninterrupted one does."""
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path, TWO_PROCESSES),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=ONE_THREAD,
+        start_new_session=True,  # its own process group, signalled as a whole
+    )
+    _wait_for_checkpoint(tmp_path / "checkpoints", 24, process)
+    os.killpg(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    stops = re.findall(r"stopping at step (\d+): saving checkpoint", output)
+    assert len(stops) == 2 and len(set(stops)) == 1, output[-3000:]  # both ranks, one step
+    saved = tmp_path / "checkpoints" / f"checkpoint-{stops[0]}"
+    assert {"rng_state_0.pth", "rng_state_1.pth", "t5qa_run.json", "optimizer.pt"} <= {p.name for p in saved.iterdir()}
+
+    rerun = subprocess.run(
+        train_command(prepared, tmp_path, TWO_PROCESSES), cwd=REPO, capture_output=True, text=True, env=ONE_THREAD
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resuming from {saved}" in rerun.stderr
+    assert_same_weights(tmp_path / "model", uninterrupted_two / "model")
+
+
+def test_two_cpu_processes_predict_like_one(prepared, uninterrupted, tmp_path):
     single = predict(prepared, uninterrupted / "model", tmp_path / "single.jsonl")
-    double = predict(prepared, uninterrupted / "model", tmp_path / "double.jsonl", launcher)
+    double = predict(prepared, uninterrupted / "model", tmp_path / "double.jsonl", TWO_PROCESSES)
     ids = [row["id"] for row in double]
     assert len(ids) == len(set(ids)) == len(single)  # every validation id exactly once
     assert double == single

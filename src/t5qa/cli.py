@@ -1,4 +1,5 @@
-"""What every step's CLI shares: logging to stderr and a clean one-line error for bad input."""
+"""What every step's CLI shares: logging to stderr, checks of its arguments and inputs, and a clean one-line error
+(`error: <file or argument>: <problem>`, exit 1) for bad input instead of a traceback."""
 
 from __future__ import annotations
 
@@ -10,34 +11,162 @@ from pathlib import Path
 
 from t5qa.errors import InputError
 
+# A settings value's expected kind: a type, a literal (e.g. "auto"), or a tuple of alternatives.
+Kind = type | str | tuple
+KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object"}
+
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
 
 
-def parse_settings(text: str) -> dict:
+def parse_settings(text: str, where: str = "--settings") -> dict:
     """Step settings arrive as one JSON object (the rule's tracked params)."""
     try:
         settings = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"--settings is not valid JSON ({err})") from err
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise InputError(f"{where}: not valid JSON ({err})") from err
     if not isinstance(settings, dict):
-        raise InputError("--settings must be a JSON object")
+        raise InputError(f"{where}: must be a JSON object, not {json_kind(settings)}")
     return settings
 
 
-def named_path(arg: str) -> tuple[str, Path]:
+def json_kind(value) -> str:
+    """What a JSON value is, in the words a user reads in an error."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, list):
+        return "a list"
+    return KIND_NAMES.get(type(value), type(value).__name__)
+
+
+def _matches(value, kind) -> bool:
+    if isinstance(kind, tuple):
+        return any(_matches(value, alternative) for alternative in kind)
+    if not isinstance(kind, type):
+        return type(value) is type(kind) and value == kind
+    if isinstance(value, bool):  # JSON's true is not a number
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _describe(kind) -> str:
+    if isinstance(kind, tuple):
+        return " or ".join(_describe(alternative) for alternative in kind)
+    return KIND_NAMES.get(kind, getattr(kind, "__name__", None)) if isinstance(kind, type) else json.dumps(kind)
+
+
+def require(settings: dict, required: dict[str, Kind], optional: dict[str, Kind] | None = None, where="--settings"):
+    """Check a settings object's keys and value kinds; one error names every missing, unknown or mistyped key.
+
+    e.g. require(settings, {"batch_size": int, "max_new_tokens": (int, "auto")}, {"num_beams": int})
+    """
+    optional = optional or {}
+    known = {**required, **optional}
+    problems = []
+    missing = [key for key in required if key not in settings]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    unknown = [key for key in settings if key not in known]
+    if unknown:
+        problems.append(f"unknown {', '.join(map(repr, unknown))} (known: {', '.join(known)})")
+    for key, value in settings.items():
+        if key in known and not _matches(value, known[key]):
+            problems.append(f"{key} must be {_describe(known[key])}, not {json.dumps(value)[:60]}")
+    if problems:
+        raise InputError(f"{where}: {'; '.join(problems)}")
+    return settings
+
+
+def check_range(settings: dict, ranges: dict[str, tuple[float | None, float | None]], where="--settings") -> None:
+    """Numbers outside [low, high] (None: no bound), e.g. a batch size of 0; non-numbers (e.g. "auto") are skipped."""
+    for key, (low, high) in ranges.items():
+        value = settings.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if low is not None and not value >= low:
+            raise InputError(f"{where}: {key} must be at least {low}, not {value}")
+        if high is not None and not value <= high:
+            raise InputError(f"{where}: {key} must be at most {high}, not {value}")
+
+
+def split_name(arg: str, where: str) -> tuple[str | None, Path]:
+    """`NAME=PATH` -> (NAME, PATH); a plain PATH -> (None, PATH)."""
+    name, path = arg.split("=", 1) if "=" in arg else (None, arg)
+    if name == "" or not path:
+        raise InputError(f"{where}: {arg!r} is not [NAME=]PATH")
+    return name, Path(path)
+
+
+def named_path(arg: str, where: str = "a table argument") -> tuple[str, Path]:
     """`NAME=PATH`, or a plain PATH named after its folder (results/normalized/<source>/validation.parquet)."""
-    if "=" in arg:
-        name, path = arg.split("=", 1)
-        return name, Path(path)
-    return Path(arg).parent.name, Path(arg)
+    name, path = split_name(arg, where)
+    return name or path.resolve().parent.name, path
+
+
+def read_table(path: Path, columns: list[str], what: str = "normalised table"):
+    """A parquet table's `columns`, checked: the file is parquet, has them, holds strings in them, has rows,
+    and no id twice. Names the file, and the row and id, of the first problem."""
+    # Imported here: most CLIs read no table, and these take a while to import.
+    import pandas as pd
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found" if not path.exists() else f"{path}: {what} is not a file")
+    try:
+        names = pq.read_schema(path).names
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise InputError(f"{path}: {what} lacks the columns {missing} (it has {names})")
+        frame = pd.read_parquet(path, columns=columns)
+    except (pyarrow.ArrowException, OSError, ValueError) as err:  # not parquet, truncated, undecodable text
+        raise InputError(f"{path}: not a readable parquet file ({first_line(err)})") from err
+    if frame.empty:
+        raise InputError(f"{path}: {what} has no rows")
+    ids = frame.get("id")
+    for column in columns:
+        not_text = ~frame[column].map(lambda value: isinstance(value, str))
+        if not_text.any():
+            row = int(not_text.to_numpy().argmax())
+            where = f"row {row}" + (f" (id {ids.iloc[row]!r})" if column != "id" and ids is not None else "")
+            raise InputError(
+                f"{path}: column {column!r} must hold text; {where} holds {_cell(frame[column].iloc[row])}"
+            )
+    if ids is not None and ids.duplicated().any():
+        raise InputError(f"{path}: id {ids[ids.duplicated()].iloc[0]!r} appears more than once")
+    return frame
+
+
+def _cell(value) -> str:
+    """A table cell as a user reads it: null, or the plain Python value (not numpy's repr)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "null"
+    return repr(value.item() if hasattr(value, "item") and getattr(value, "size", 1) == 1 else value)[:60]
+
+
+def first_line(err: BaseException) -> str:
+    """Third-party messages can run to a page; the first line says what went wrong."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
 
 
 def run(main: Callable[[], int | None]) -> None:
+    """Run a CLI's main(): its return value is the exit status; bad input is one `error:` line and status 1."""
     setup_logging()
     try:
         sys.exit(main() or 0)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    except OSError as err:
+        # A file the step could not read or write (permissions, a full disk, a folder where a file should be).
+        if err.filename is None:
+            raise
+        print(f"error: {err.filename}: {err.strerror or first_line(err)}", file=sys.stderr)
         sys.exit(1)

@@ -7,17 +7,21 @@ sha256 in a manifest beside the file, then renames: a failed or truncated transf
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
 from tqdm import tqdm
 
-from t5qa.atomic import atomic_path, write_json
+from t5qa.atomic import atomic_path, check_destination, write_json
+from t5qa.cli import first_line, require
 from t5qa.errors import InputError
 from t5qa.manifest import now
 
@@ -25,6 +29,35 @@ log = logging.getLogger("t5qa.download")
 CHUNK = 1 << 20
 # Server-side and network hiccups are worth retrying; a 404 or 403 is not.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
+# Exactly one of WHERE says where the file is; what else a location may say (any may carry md5/sha256).
+WHERE = ("url", "path", "member", "hub")
+EXTRA_KEYS = {"url": (), "path": (), "member": ("archive",), "hub": ("config", "split")}
+HEX_DIGITS = {"md5": 32, "sha256": 64}
+# What reading a broken zip raises: a bad directory, a bad compressed stream, a method zipfile lacks.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError)
+
+
+def check_location(location: dict, where: str = "--location") -> str:
+    """A location names exactly one place (url, path, member or hub), with text values; returns which."""
+    kinds = [key for key in WHERE if key in location]
+    if len(kinds) != 1:
+        found = f"it has {', '.join(kinds)}" if kinds else "it has none"
+        raise InputError(f"{where}: needs exactly one of url, path, member (with --archive) or hub; {found}")
+    kind = kinds[0]
+    require(location, {kind: str}, dict.fromkeys([*EXTRA_KEYS[kind], "md5", "sha256"], str), where)
+    if not location[kind].strip():
+        raise InputError(f"{where}: {kind} is empty")
+    if kind == "url":
+        try:
+            scheme = urlparse(location["url"]).scheme
+        except ValueError as err:
+            raise InputError(f"{where}: url {location['url']!r} is not a valid URL ({err})") from err
+        if scheme not in ("http", "https", "file"):
+            raise InputError(f"{where}: url {location['url']!r} must start with http://, https:// or file://")
+    for name, digits in HEX_DIGITS.items():
+        if name in location and not re.fullmatch(f"[0-9a-fA-F]{{{digits}}}", location[name]):
+            raise InputError(f"{where}: {name} must be {digits} hexadecimal digits, not {location[name]!r}")
+    return kind
 
 
 class Hashes:
@@ -75,21 +108,27 @@ def fetch_url(url: str, tmp: Path, retries: int = 4, backoff: float = 2.0, timeo
             if err.code not in TRANSIENT_HTTP or attempt == retries:
                 raise InputError(f"{url}: HTTP {err.code} {err.reason}") from err
             problem = f"HTTP {err.code}"
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as err:
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, http.client.HTTPException) as err:
             if attempt == retries:
                 raise InputError(f"{url}: download failed after {retries} attempts ({err})") from err
             problem = str(err)
+        except ValueError as err:  # urllib and http.client refuse a malformed URL (bad port, a space, ...)
+            raise InputError(f"{url}: not a valid URL ({err})") from err
         delay = backoff * 2 ** (attempt - 1)
         log.warning("%s: %s; retrying in %.1fs (attempt %d of %d)", url, problem, delay, attempt + 1, retries)
         time.sleep(delay)
-    raise AssertionError("unreachable")
+    raise InputError(f"{url}: --retries must be at least 1")
 
 
 def copy_local(path: Path, tmp: Path) -> Hashes:
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
     hashes = Hashes()
-    with path.open("rb") as stream, tmp.open("wb") as out:
+    try:
+        stream = path.open("rb")
+    except OSError as err:
+        raise InputError(f"{path}: cannot read it ({err.strerror})") from err
+    with stream, tmp.open("wb") as out:
         _copy(stream, out, hashes, path.stat().st_size, path.name)
     return hashes
 
@@ -105,12 +144,14 @@ def unsafe_entries(archive: zipfile.ZipFile) -> list[str]:
 
 
 def check_archive(path: Path) -> None:
+    if not path.is_file():
+        raise InputError(f"{path}: archive not found")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = unsafe_entries(archive)
             corrupt = archive.testzip()
-    except zipfile.BadZipFile as err:
-        raise InputError(f"{path}: not a zip archive ({err})") from err
+    except ZIP_ERRORS as err:
+        raise InputError(f"{path}: not a readable zip archive ({first_line(err)})") from err
     if bad:
         raise InputError(f"{path}: refusing an archive whose entries escape the target folder: {bad[:5]}")
     if corrupt:
@@ -119,24 +160,31 @@ def check_archive(path: Path) -> None:
 
 def extract_member(archive_path: Path, member: str, tmp: Path) -> Hashes:
     check_archive(archive_path)
-    with zipfile.ZipFile(archive_path) as archive:
-        names = set(archive.namelist())
-        if member not in names:
-            near = sorted(n for n in names if PurePosixPath(n).name == PurePosixPath(member).name)
-            hint = f"; same name at {near}" if near else ""
-            raise InputError(f"{archive_path}: no member {member!r}{hint}")
-        hashes = Hashes()
-        with archive.open(member) as stream, tmp.open("wb") as out:
-            _copy(stream, out, hashes, archive.getinfo(member).file_size, PurePosixPath(member).name)
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            names = set(archive.namelist())
+            if member not in names:
+                near = sorted(n for n in names if PurePosixPath(n).name == PurePosixPath(member).name)
+                hint = f"; same name at {near}" if near else ""
+                raise InputError(f"{archive_path}: no member {member!r}{hint}")
+            hashes = Hashes()
+            with archive.open(member) as stream, tmp.open("wb") as out:
+                _copy(stream, out, hashes, archive.getinfo(member).file_size, PurePosixPath(member).name)
+    except ZIP_ERRORS as err:
+        raise InputError(f"{archive_path}: cannot extract {member!r} ({first_line(err)})") from err
     return hashes
 
 
 def fetch_hub(location: dict, tmp: Path) -> Hashes:
     """A hub dataset split (or a local dataset folder/script path), saved as parquet."""
     import datasets
+    from datasets.exceptions import DatasetsError
 
-    dataset = datasets.load_dataset(location["hub"], location.get("config"), split=location.get("split", "train"))
-    dataset.to_parquet(str(tmp))
+    try:
+        dataset = datasets.load_dataset(location["hub"], location.get("config"), split=location.get("split", "train"))
+        dataset.to_parquet(str(tmp))
+    except (OSError, ValueError, DatasetsError) as err:
+        raise InputError(f"{location['hub']}: cannot load this hub dataset ({first_line(err)})") from err
     hashes = Hashes()
     with tmp.open("rb") as stream:
         for block in iter(lambda: stream.read(CHUNK), b""):
@@ -147,24 +195,25 @@ def fetch_hub(location: dict, tmp: Path) -> Hashes:
 def fetch(location: dict, output: Path, archive: Path | None = None, retries: int = 4, backoff: float = 2.0) -> dict:
     """Fetch `location` into `output` atomically; returns the manifest written beside it."""
     started = now()
+    kind = check_location(location)
+    check_destination(output)
+    check_destination(manifest_path(output))
     with atomic_path(output) as tmp:
-        if "member" in location:
+        if kind == "member":
             if archive is None:
-                raise InputError(f"{location['member']}: an archive member needs --archive")
+                raise InputError(f"--archive: needed to extract the member {location['member']!r}")
             origin = f"{archive}!{location['member']}"
             hashes = extract_member(archive, location["member"], tmp)
-        elif "hub" in location:
+        elif kind == "hub":
             origin = f"hub:{location['hub']}"
             hashes = fetch_hub(location, tmp)
         else:
-            origin = location.get("url") or location.get("path")
-            if not origin:
-                raise InputError(f"location {location} names no url, path, archive member or hub dataset")
-            scheme = urlparse(origin).scheme
+            origin = location[kind]
+            scheme = urlparse(origin).scheme if kind == "url" else ""
             if scheme in ("http", "https"):
                 hashes = fetch_url(origin, tmp, retries=retries, backoff=backoff)
             elif scheme == "file":
-                hashes = copy_local(Path(urlparse(origin).path), tmp)
+                hashes = copy_local(Path(urllib.request.url2pathname(urlparse(origin).path)), tmp)
             else:
                 hashes = copy_local(Path(origin), tmp)
         verify(hashes, location, origin)

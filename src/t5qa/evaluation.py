@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from t5qa.cli import read_table
 from t5qa.errors import InputError
 from t5qa.metrics import aggregate, normalize_answer, score_one
 from t5qa.text import split_answers
@@ -20,36 +21,97 @@ def gold_answers(answer: str, answer_processed: str) -> list[str]:
 
 
 def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
+    names = [name for name, _ in references]
+    for name in names:
+        if names.count(name) > 1:
+            paths = [str(path) for n, path in references if n == name]
+            raise InputError(
+                f"--references: {len(paths)} references are named {name!r} ({', '.join(paths)}); "
+                "name each one SOURCE=PATH"
+            )
     frames = []
     for source, path in references:
-        if not path.is_file():
-            raise InputError(f"{path}: reference file not found")
-        frame = pd.read_parquet(path, columns=["id", "answer", "answer_processed"])
+        frame = read_table(path, ["id", "answer", "answer_processed"], "reference table")
         frame.insert(0, "source", source)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
 def load_predictions(path: Path) -> list[dict]:
+    """One JSON object per line: a text 'id' and 'prediction', and optionally the 'source' it belongs to."""
     if not path.is_file():
         raise InputError(f"{path}: predictions file not found")
     rows = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path}: line {number} is not UTF-8 text ({err.reason})") from err
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as err:
+            except (json.JSONDecodeError, RecursionError) as err:
                 raise InputError(f"{path}: line {number} is not valid JSON ({err})") from err
-            if not isinstance(row.get("id"), str) or not isinstance(row.get("prediction"), str):
-                raise InputError(f"{path}: line {number} needs a string 'id' and a string 'prediction'")
-            rows.append(row)
+            rows.append(_check_prediction(row, f"{path}: line {number}"))
+    if not rows:
+        raise InputError(f"{path}: no predictions")
     return rows
 
 
-def match_predictions(predictions: list[dict], refs: pd.DataFrame, path: Path) -> dict[tuple[str, str], str]:
+def _check_prediction(row, where: str) -> dict:
+    if not isinstance(row, dict):
+        raise InputError(f"{where} is not a JSON object")
+    if not isinstance(row.get("id"), str) or not isinstance(row.get("prediction"), str):
+        raise InputError(f"{where} needs a text 'id' and a text 'prediction'")
+    if not isinstance(row.get("source"), str | None):
+        raise InputError(f"{where}: 'source' must be text (the source the question comes from)")
+    for key in ("id", "prediction", "source"):
+        try:
+            (row.get(key) or "").encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate escape such as "\ud800"
+            raise InputError(f"{where}: {key!r} is not valid Unicode text") from err
+    return row
+
+
+def name_references(
+    references: list[tuple[str | None, Path]], predictions: list[dict]
+) -> tuple[list[tuple[str, Path]], bool]:
+    """Name the references given without NAME= (None); also returns whether predictions match by id alone.
+
+    One unnamed reference matches predictions by id alone, whatever source they carry (a table copied out of
+    results/normalized/<source>/ keeps no trace of its source); it is named after the predictions' source when
+    they all carry the same one, else after its folder. Several unnamed ones are named after their folders.
+    """
+    if len(references) == 1 and references[0][0] is None:
+        path = references[0][1]
+        carried = {row.get("source") for row in predictions} - {None}
+        return [(carried.pop() if len(carried) == 1 else folder_name(path), path)], True
+    return [(name if name is not None else folder_name(path), path) for name, path in references], False
+
+
+def folder_name(path: Path) -> str:
+    return Path(path).resolve().parent.name
+
+
+def match_predictions(
+    predictions: list[dict], refs: pd.DataFrame, path: Path, by_id: bool = False
+) -> dict[tuple[str, str], str]:
     """Key every prediction by (source, id); every reference needs exactly one prediction."""
+    names = list(dict.fromkeys(refs["source"]))
+    carried = sorted({row["source"] for row in predictions if row.get("source") is not None})
+    hint = ""
+    if by_id:  # one reference given without a name: whatever source a prediction names, its id decides
+        predictions = [{**row, "source": names[0]} for row in predictions]
+        if len(carried) > 1:
+            hint = f"; the predictions carry the sources {carried}: give a reference for each, as SOURCE=PATH"
+    elif strangers := [source for source in carried if source not in names]:
+        raise InputError(
+            f"{path}: the predictions carry the sources {carried}, but the references are named {names} "
+            f"(a reference given without NAME= is named after its folder); name each reference SOURCE=PATH, "
+            f"e.g. --references {strangers[0]}=PATH"
+        )
     ids_per_source = Counter(refs["id"])
     source_of_id = dict(zip(refs["id"], refs["source"]))
     matched: dict[tuple[str, str], str] = {}
@@ -66,15 +128,38 @@ def match_predictions(predictions: list[dict], refs: pd.DataFrame, path: Path) -
     expected = set(zip(refs["source"], refs["id"]))
     missing, unknown = expected - matched.keys(), matched.keys() - expected
     if missing:
-        raise InputError(f"{path}: {len(missing)} reference ids have no prediction, e.g. {sorted(missing)[:5]}")
+        raise InputError(
+            f"{path}: {len(missing)} reference ids have no prediction, e.g. {_examples(missing, not by_id)}"
+        )
     if unknown:
-        raise InputError(f"{path}: {len(unknown)} predictions match no reference id, e.g. {sorted(unknown)[:5]}")
+        raise InputError(
+            f"{path}: {len(unknown)} predictions match no reference id, e.g. {_examples(unknown, not by_id)}{hint}"
+        )
     return matched
 
 
-def evaluate(predictions_path: Path, references: list[tuple[str, Path]], train_answers: list[str] | None = None):
+def _examples(keys: set[tuple[str | None, str]], with_source: bool = True) -> list[str]:
+    return [f"{source}:{id_}" if source and with_source else id_ for source, id_ in sorted(keys, key=str)[:5]]
+
+
+def evaluate(
+    predictions_path: Path, references: list[tuple[str | None, Path]], train_answers: list[str] | None = None
+) -> dict:
+    """Score a predictions file against (SOURCE, PATH) references; SOURCE None: unnamed (see name_references)."""
+    predictions = load_predictions(predictions_path)
+    references, by_id = name_references(references, predictions)
+    return score(predictions, references, predictions_path, train_answers, by_id)
+
+
+def score(
+    predictions: list[dict],
+    references: list[tuple[str, Path]],
+    predictions_path: Path,
+    train_answers: list[str] | None = None,
+    by_id: bool = False,
+) -> dict:
     refs = load_references(references)
-    matched = match_predictions(load_predictions(predictions_path), refs, predictions_path)
+    matched = match_predictions(predictions, refs, predictions_path, by_id)
     golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]
     has_answer = [bool(g) for g in golds]
     predictions = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]

@@ -6,6 +6,8 @@ import string
 from typing import Any
 
 import numpy as np
+from huggingface_hub.errors import StrictDataclassError
+from safetensors import SafetensorError
 
 from t5qa.errors import InputError
 from t5qa.text import split_answers
@@ -15,19 +17,27 @@ DEFAULT_UNANSWERABLE = "unanswerable"
 TEMPLATE_FIELDS = {"question", "context"}
 # Characters T5's sentencepiece vocabulary cannot represent: a template using them silently loses them.
 T5_LOST_CHARACTERS = {"\n": "newline (becomes a plain space)", "{": "'{'", "}": "'}'", "<": "'<'"}
+# What from_pretrained raises for a folder that is not a model or tokenizer (missing or garbled config, weights or
+# vocabulary), or for a hub id that is malformed or not in the cache when offline.
+PRETRAINED_ERRORS = (OSError, ValueError, RuntimeError, SafetensorError, StrictDataclassError)
 
 
 def check_template(template: str) -> list[str]:
-    """Raise on unknown fields; return warnings for text T5 cannot see."""
-    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    unknown = fields - TEMPLATE_FIELDS
-    if unknown:
-        raise InputError(
-            f"input template {template!r}: unknown fields {sorted(unknown)}; use {{question}}, {{context}}"
-        )
-    if "question" not in fields:
-        raise InputError(f"input template {template!r} must contain {{question}}")
-    literal = "".join(text for text, *_ in string.Formatter().parse(template))
+    """Raise on unknown fields or a malformed template; return warnings for text T5 cannot see."""
+    where = f"--settings: template {template!r}"
+    try:
+        parsed = list(string.Formatter().parse(template))
+        fields = {name for _, name, _, _ in parsed if name is not None}
+        unknown = fields - TEMPLATE_FIELDS
+        if unknown:
+            raise InputError(f"{where}: unknown fields {sorted(unknown)}; use {{question}}, {{context}}")
+        if "question" not in fields:
+            raise InputError(f"{where} must contain {{question}}")
+        # A format spec or conversion can still fail on text (e.g. {question:d}): find out now, not mid-dataset.
+        render_input(template, "question", "context")
+    except (ValueError, KeyError, IndexError, AttributeError) as err:
+        raise InputError(f"{where} is not a valid template ({err})") from err
+    literal = "".join(text for text, *_ in parsed)
     return [
         f"input template contains a {what}: T5's vocabulary cannot represent it"
         for char, what in T5_LOST_CHARACTERS.items()

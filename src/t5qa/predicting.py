@@ -11,14 +11,17 @@ import logging
 from pathlib import Path
 
 import datasets
+import pyarrow
 import torch
 from accelerate import PartialState
 from accelerate.utils import gather_object
 from tqdm import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-from t5qa.atomic import atomic_path
-from t5qa.features import prediction_to_answer
+from t5qa.atomic import atomic_path, check_destination
+from t5qa.cli import first_line
+from t5qa.errors import InputError
+from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
 
 log = logging.getLogger("t5qa.predict")
 
@@ -34,12 +37,77 @@ def auto_max_new_tokens(stats: dict, max_target_length: int) -> int:
     return min(max_target_length, int(stats["train"]["target_length"]["max"]) + 1)
 
 
+def max_new_tokens_from_stats(path: Path) -> int:
+    """`max_new_tokens: auto`, read from the tokenize step's stats JSON."""
+    if not path.is_file():
+        raise InputError(f"{path}: tokenize stats not found")
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+        longest, limit = stats["train"]["target_length"]["max"], stats["settings"]["max_target_length"]
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise InputError(f"{path}: not a JSON file ({err})") from err
+    except (KeyError, TypeError) as err:
+        raise InputError(
+            f"{path}: not a tokenize stats file (no train.target_length.max and settings.max_target_length)"
+        ) from err
+    if not all(type(n) is int and n >= 1 for n in (longest, limit)):
+        raise InputError(f"{path}: train.target_length.max and settings.max_target_length must be positive integers")
+    return auto_max_new_tokens(stats, limit)
+
+
+def load_validation(tokenized_dir: Path) -> dict[str, list]:
+    """The tokenized folder's validation split (ids, sources, input ids), checked for what prediction reads."""
+    what = f"{tokenized_dir}: not a tokenized dataset folder (save_to_disk)"
+    try:
+        splits = datasets.load_from_disk(str(tokenized_dir))
+        if not isinstance(splits, datasets.DatasetDict) or "validation" not in splits:
+            raise InputError(f"{what} with a validation split")
+        missing = {"id", "source", "input_ids"} - set(splits["validation"].column_names)
+        if missing:
+            raise InputError(f"{what}: its validation split lacks the columns {sorted(missing)}")
+        columns = splits["validation"].select_columns(["id", "source", "input_ids"]).to_dict()
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, pyarrow.ArrowException) as err:
+        raise InputError(f"{what} ({first_line(err)})") from err
+    if not columns["id"]:
+        raise InputError(f"{tokenized_dir}: the validation split has no rows")
+    for row, (id_, source, ids) in enumerate(zip(columns["id"], columns["source"], columns["input_ids"])):
+        if not (isinstance(id_, str) and isinstance(source, str) and _is_token_ids(ids)):
+            raise InputError(f"{what}: validation row {row} needs a text id and source and a list of token ids")
+    return columns
+
+
+def _is_token_ids(ids) -> bool:
+    return isinstance(ids, list) and bool(ids) and all(type(t) is int and t >= 0 for t in ids)
+
+
+def load_model(model_dir: Path):
+    """The trained model and the tokenizer saved beside it."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+    except PRETRAINED_ERRORS as err:
+        raise InputError(f"{model_dir}: not a model folder or a cached hub model ({first_line(err)})") from err
+    if tokenizer.pad_token_id is None:
+        raise InputError(f"{model_dir}: the tokenizer has no padding token, which batching needs")
+    return tokenizer, model
+
+
 def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) -> None:
     datasets.disable_caching()
-    state = PartialState()
-    validation = datasets.load_from_disk(str(tokenized_dir))["validation"]
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).to(state.device).eval()
+    # cpu=True on a machine without CUDA: several CPU processes then form a gloo group instead of each one
+    # believing it is alone (and predicting everything).
+    state = PartialState(cpu=not torch.cuda.is_available())
+    check_destination(output)
+    validation = load_validation(tokenized_dir)
+    n_examples = len(validation["id"])
+    tokenizer, model = load_model(model_dir)
+    largest = max(max(ids) for ids in validation["input_ids"])
+    if largest >= model.config.vocab_size:
+        raise InputError(
+            f"{tokenized_dir}: token id {largest} is outside {model_dir}'s vocabulary ({model.config.vocab_size}); "
+            "was it tokenized with another tokenizer?"
+        )
+    model = model.to(state.device).eval()
     if state.device.type == "cuda" and torch.cuda.is_bf16_supported() and settings.get("precision") != "fp32":
         model = model.to(torch.bfloat16)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -63,12 +131,12 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) 
     everything = gather_object(results) if state.num_processes > 1 else results
     if state.is_main_process:
         by_index = dict(everything)
-        if len(by_index) != len(validation):
-            raise RuntimeError(f"gathered {len(by_index)} predictions for {len(validation)} examples")
+        if len(by_index) != n_examples:
+            raise RuntimeError(f"gathered {len(by_index)} predictions for {n_examples} examples")
         ids, sources = validation["id"], validation["source"]
         unanswerable = settings["unanswerable_target"]
         with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as out:
-            for i in range(len(validation)):
+            for i in range(n_examples):
                 row = {
                     "id": ids[i],
                     "source": sources[i],
@@ -76,5 +144,5 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) 
                     "generated": by_index[i],
                 }
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        log.info("wrote %d predictions to %s", len(validation), output)
+        log.info("wrote %d predictions to %s", n_examples, output)
     state.wait_for_everyone()

@@ -38,4 +38,6 @@ def split_answers(cell: str) -> list[str]:
 
 
 def process_answers(cell: str) -> str:
-    return ANSWER_SEPARATOR.join(process_text(a) for a in split_answers(cell))
+    """Each gold processed; a gold that is nothing but markup ("<br>") leaves no empty gold behind."""
+    processed = (process_text(a) for a in split_answers(cell))
+    return ANSWER_SEPARATOR.join(p for p in processed if p)

@@ -7,26 +7,46 @@ from pathlib import Path
 
 import datasets
 import pandas as pd
+from transformers import AutoTokenizer
 
 from t5qa.atomic import atomic_path
+from t5qa.cli import first_line, read_table
 from t5qa.errors import InputError
-from t5qa.features import check_template, length_stats, make_tokenize_fn
+from t5qa.features import PRETRAINED_ERRORS, check_template, length_stats, make_tokenize_fn
 
 log = logging.getLogger("t5qa.tokenize")
 SPLITS = ("train", "validation")
 
 
-def load_split(tables: list[tuple[str, Path]]) -> datasets.Dataset:
+def text_columns(settings: dict) -> list[str]:
+    """The table columns tokenizing reads (the processed ones only when the settings ask for them)."""
+    if settings.get("text_columns", "raw") == "processed":
+        return ["id", "question_processed", "context_processed", "answer"]
+    return ["id", "question", "context", "answer"]
+
+
+def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.Dataset:
     """Concatenate sources, tagging each row with its source name."""
+    names = [source for source, _ in tables]
     frames = []
     for source, path in tables:
-        if not Path(path).is_file():
-            raise InputError(f"{path}: normalised table not found")
-        frame = pd.read_parquet(path)
+        if names.count(source) > 1:
+            raise InputError(f"{path}: source name {source!r} is given to {names.count(source)} tables")
+        frame = read_table(path, columns)
         frame.insert(0, "source", source)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     return datasets.Dataset.from_pandas(frame, preserve_index=False)
+
+
+def load_tokenizer(name: str):
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except PRETRAINED_ERRORS as err:
+        raise InputError(f"{name}: not a tokenizer folder or a cached hub tokenizer ({first_line(err)})") from err
+    if tokenizer.eos_token_id is None:
+        raise InputError(f"{name}: the tokenizer has no end-of-sequence token, which T5 targets end with")
+    return tokenizer
 
 
 def tokenize_dataset(
@@ -45,7 +65,7 @@ def tokenize_dataset(
     )
     splits, stats = {}, {}
     for split in SPLITS:
-        raw = load_split(tables[split])
+        raw = load_split(tables[split], text_columns(settings))
         keep = ["id", "source"]
         encoded = raw.map(
             tokenize,

@@ -4,10 +4,17 @@ Checkpoints go to a folder that is not a Snakemake output (Snakemake deletes a r
 rerunning it), so a preempted or timed-out job resumes from the newest complete checkpoint. On SIGTERM
 (Slurm's warning before a kill) the trainer saves a checkpoint at the end of the current step and exits
 with status 143; a rerun continues from there.
+
+A checkpoint is resumed only when it was made by the same run: every checkpoint carries a fingerprint of
+the training settings, the starting model, the tokenized training data and the number of processes, and a
+checkpoint whose fingerprint differs is set aside (logged, then deleted) so training starts fresh. A resumed
+run ends with the same weights as an uninterrupted one: the data order of each epoch depends only on the seed
+and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -16,20 +23,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 import datasets
+import pyarrow
 import torch
 from transformers import (
-    AutoModelForSeq2SeqLM,
-    AutoTokenizer,
     DataCollatorForSeq2Seq,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
     set_seed,
 )
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from t5qa.cli import first_line
+from t5qa.errors import InputError
+from t5qa.manifest import sha256_of
+from t5qa.predicting import load_model
 
 log = logging.getLogger("t5qa.train")
 INTERRUPTED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated job
 MODEL_COLUMNS = ["input_ids", "attention_mask", "labels", "length"]
+RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has saved its part
+# Settings that do not change what is computed: a checkpoint made with other values is still this run's.
+OPERATIONAL_SETTINGS = {"save_steps", "logging_steps", "dataloader_workers"}
 
 
 def use_bf16(precision: str) -> bool:
@@ -43,7 +58,10 @@ def use_bf16(precision: str) -> bool:
 
 
 class StopOnSignal(TrainerCallback):
-    """Turns SIGTERM into 'save a checkpoint and stop' at the next step boundary, on every rank at once."""
+    """Turns SIGTERM into 'save a checkpoint and stop' at the next step boundary, on every rank at once.
+
+    Created before the data and model are loaded, so a signal that arrives while they load is not lost.
+    """
 
     def __init__(self):
         self.requested = False
@@ -63,16 +81,127 @@ class StopOnSignal(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._any_rank_requested(args):
+            log.warning("stopping at step %d: saving checkpoint-%d", state.global_step, state.global_step)
             control.should_save = True
             control.should_training_stop = True
             self.stopped = True
         return control
 
 
+class MarkCompleteCheckpoints(TrainerCallback):
+    """After every rank has written its part of a checkpoint, the main process adds the run's fingerprint.
+
+    The marker is what makes a checkpoint resumable: a folder without it was cut short (or predates this code).
+    """
+
+    def __init__(self, fingerprint: dict):
+        self.fingerprint = fingerprint
+
+    def on_save(self, args, state, control, **kwargs):
+        if args.world_size > 1:
+            torch.distributed.barrier()  # rng_state_<rank>.pth of every rank is on disk
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            marker = {"step": state.global_step, "fingerprint": self.fingerprint}
+            tmp = folder / f".{RUN_MARKER}.tmp"
+            tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+            tmp.replace(folder / RUN_MARKER)
+        if args.world_size > 1:
+            torch.distributed.barrier()
+        return control
+
+
+class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped batches in an order that depends only on (seed, epoch).
+
+    The Trainer's own LengthGroupedSampler draws from the global RNG at the start of each epoch; a run resumed
+    in a later epoch has skipped the draws of the earlier ones, so it saw the data in another order than an
+    uninterrupted run. Seeding per epoch makes the order a pure function of the seed and the epoch number.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths, generator=torch.Generator())
+        self.seed = seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed * 100_003 + epoch)
+
+
+class QATrainer(Seq2SeqTrainer):
+    def _get_train_sampler(self, train_dataset=None):
+        if self.args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(train_dataset)
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        # The Trainer has dropped the columns the model does not take ("length" among them) by now.
+        if "length" in dataset.column_names:
+            lengths = list(dataset["length"])
+        else:
+            lengths = [len(ids) for ids in dataset["input_ids"]]
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        self.epoch_sampler = EpochSeededLengthGroupedSampler(batch, lengths, self.args.data_seed)
+        return self.epoch_sampler
+
+
+class SetSamplerEpoch(TrainerCallback):
+    """Tells the sampler which epoch begins. accelerate forwards set_epoch through its sampler wrappers, but not
+    through all of them (two processes resuming mid-epoch nest one wrapper deeper than it looks), so do it here.
+    At an epoch's start `state.epoch` is that epoch's number; in a resumed run it is the fraction reached, whose
+    whole part is the epoch being resumed."""
+
+    def __init__(self, trainer: QATrainer):
+        self.trainer = trainer
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        sampler = getattr(self.trainer, "epoch_sampler", None)
+        if sampler is not None:
+            sampler.set_epoch(int(round(state.epoch, 6)))
+        return control
+
+
+def load_train_split(tokenized_dir: Path) -> datasets.Dataset:
+    what = f"{tokenized_dir}: not a tokenized dataset folder (save_to_disk)"
+    try:
+        splits = datasets.load_from_disk(str(tokenized_dir))
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, pyarrow.ArrowException) as err:
+        raise InputError(f"{what} ({first_line(err)})") from err
+    if not isinstance(splits, datasets.DatasetDict) or "train" not in splits:
+        raise InputError(f"{what} with a train split")
+    missing = set(MODEL_COLUMNS) - set(splits["train"].column_names)
+    if missing:
+        raise InputError(f"{what}: its train split lacks the columns {sorted(missing)}")
+    if len(splits["train"]) == 0:
+        raise InputError(f"{tokenized_dir}: the train split has no rows")
+    return splits["train"].select_columns(MODEL_COLUMNS)
+
+
+def run_fingerprint(settings: dict, model_source: str, tokenized_dir: Path, world_size: int) -> dict:
+    """What makes two training runs the same run: a checkpoint of another run must not be resumed."""
+    return {
+        "settings": {k: v for k, v in sorted(settings.items()) if k not in OPERATIONAL_SETTINGS},
+        "model": model_identity(model_source),
+        # The Arrow files only: state.json carries a fingerprint that differs between identical tokenize runs.
+        "train_data": [sha256_of(f) for f in sorted((Path(tokenized_dir) / "train").glob("*.arrow"))],
+        "processes": world_size,
+    }
+
+
+def model_identity(model_source: str) -> dict:
+    """A hub id is its name; a local folder is its path, its config and its files' names and sizes
+    (hashing the weights of a large model would take minutes)."""
+    path = Path(model_source)
+    if not path.is_dir():
+        return {"name": model_source}
+    files = {p.name: p.stat().st_size for p in sorted(path.iterdir()) if p.is_file()}
+    config = path / "config.json"
+    config_hash = hashlib.sha256(config.read_bytes()).hexdigest() if config.is_file() else None
+    return {"path": str(path.resolve()), "config_sha256": config_hash, "files": files}
+
+
 def is_complete_checkpoint(path: Path) -> bool:
-    """The Trainer writes trainer_state.json last; a folder without it (or weights) was cut short."""
+    """Complete = every rank saved and the main process then wrote the run marker (last)."""
     has_weights = any((path / name).is_file() for name in ("model.safetensors", "pytorch_model.bin"))
-    return has_weights and (path / "trainer_state.json").is_file() and (path / "optimizer.pt").is_file()
+    return has_weights and (path / "trainer_state.json").is_file() and (path / RUN_MARKER).is_file()
 
 
 def newest_checkpoint(checkpoint_dir: Path) -> Path | None:
@@ -82,6 +211,35 @@ def newest_checkpoint(checkpoint_dir: Path) -> Path | None:
         if step.isdigit() and is_complete_checkpoint(path):
             candidates.append((int(step), path))
     return max(candidates)[1] if candidates else None
+
+
+def fingerprint_differences(saved: dict, current: dict) -> list[str]:
+    """Readable names of what differs: settings keys one by one, then model / data / processes."""
+    differences = []
+    saved_settings, settings = saved.get("settings", {}), current["settings"]
+    for key in sorted(saved_settings.keys() | settings.keys()):
+        if saved_settings.get(key) != settings.get(key):
+            differences.append(f"{key} {saved_settings.get(key)!r} -> {settings.get(key)!r}")
+    for key in ("model", "train_data", "processes"):
+        if saved.get(key) != current[key]:
+            differences.append(key)
+    return differences
+
+
+def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path | None, str]:
+    """The newest complete checkpoint if this run made it; else None and why (for the log)."""
+    newest = newest_checkpoint(checkpoint_dir)
+    if newest is None:
+        leftovers = sorted(p.name for p in checkpoint_dir.glob("checkpoint-*"))
+        return None, f"incomplete checkpoints only ({', '.join(leftovers)})" if leftovers else ""
+    try:
+        saved = json.loads((newest / RUN_MARKER).read_text())["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, f"{newest.name} has an unreadable {RUN_MARKER}"
+    differences = fingerprint_differences(saved, fingerprint)
+    if differences:
+        return None, f"{newest.name} was made by a different run ({'; '.join(differences)})"
+    return newest, ""
 
 
 def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingArguments:
@@ -137,25 +295,31 @@ def train(
     `manifest()`, when given, is written as run_manifest.json beside the model before the folder is renamed into
     place, so the output appears complete or not at all.
     """
+    stopper = StopOnSignal()  # first: a SIGTERM while loading must not be lost
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
     set_seed(settings["seed"])
-    train_set = datasets.load_from_disk(str(tokenized_dir))["train"].select_columns(MODEL_COLUMNS)
-    tokenizer = AutoTokenizer.from_pretrained(model_source)
-    model = AutoModelForSeq2SeqLM.from_pretrained(model_source)
+    train_set = load_train_split(tokenized_dir)
+    tokenizer, model = load_model(model_source)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
-    stopper = StopOnSignal()
     args = training_arguments(settings, checkpoint_dir)
-    trainer = Seq2SeqTrainer(
+    fingerprint = run_fingerprint(settings, model_source, tokenized_dir, args.world_size)
+    trainer = QATrainer(
         model=model,
         args=args,
         train_dataset=train_set,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[stopper],
+        callbacks=[stopper, MarkCompleteCheckpoints(fingerprint)],
     )
-    resume = newest_checkpoint(checkpoint_dir)
+    trainer.add_callback(SetSamplerEpoch(trainer))
+    resume, why_not = resumable_checkpoint(checkpoint_dir, fingerprint)
     if resume:
         log.info("resuming from %s", resume)
+    elif why_not:
+        log.warning("not resuming: %s in %s; training from the start", why_not, checkpoint_dir)
+        if trainer.is_world_process_zero():
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()  # no rank reads the folder while the main one clears it
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stopper.stopped:
         return False

@@ -29,9 +29,13 @@ def script(name):
     return str(SCRIPTS / name)
 
 
+# What every step's CLI shares: error reporting, atomic writes, settings checks.
+SHARED_MODULES = ("cli.py", "errors.py", "atomic.py")
+
+
 def modules(*names):
     """The library modules a step relies on: inputs too, for the same reason."""
-    return [str(LIBRARY / name) for name in names]
+    return [str(LIBRARY / name) for name in (*names, *SHARED_MODULES)]
 
 
 def dataset_sources(dataset):
@@ -75,11 +79,14 @@ def model_location(dataset):
 
 
 def launcher(wildcards, resources):
-    """`accelerate launch` over as many processes as GPUs the job holds (one on a CPU-only machine).
-    Derived from resources on purpose: changing the GPU count must not rerun anything."""
+    """One process per GPU the job holds (one on a CPU-only machine). Derived from resources on purpose:
+    changing the GPU count must not rerun anything. A single process runs as plain `python`: no launcher
+    process stands between Snakemake and the trainer, and no user accelerate config leaks into the job."""
     processes = max(1, int(resources.gpu))
+    if processes == 1:
+        return "python"
     return (
-        f"accelerate launch --num_processes {processes} --num_machines 1 --main_process_port 0 "
+        f"accelerate launch --multi_gpu --num_processes {processes} --num_machines 1 --main_process_port 0 "
         "--mixed_precision no --dynamo_backend no"
     )
 
@@ -99,7 +106,7 @@ def download_location(wildcards):
 
 def download_inputs(wildcards):
     location = download_location(wildcards)
-    inputs = {"script": script("download.py"), "modules": modules("download.py")}
+    inputs = {"script": script("download.py"), "modules": modules("download.py", "manifest.py")}
     if "archive" in location:
         inputs["archive"] = f"results/raw/archives/{location['archive']}.zip"
     return inputs
@@ -143,7 +150,7 @@ def tokenize_inputs(wildcards):
         "train": normalized(sources, "train"),
         "validation": normalized(sources, "validation"),
         "script": script("tokenize_data.py"),
-        "modules": modules("tokenizing.py", "features.py"),
+        "modules": modules("tokenizing.py", "features.py", "text.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
     scratch = is_scratch("tokenizer")
@@ -158,7 +165,7 @@ def train_inputs(wildcards):
     inputs = {
         "tokenized": f"results/tokenized/{wildcards.dataset}",
         "script": script("train.py"),
-        "modules": modules("training.py"),
+        "modules": modules("training.py", "predicting.py", "features.py", "text.py", "manifest.py"),
     }
     scratch = is_scratch("name_or_path")
     inputs["model"] = model_location(wildcards.dataset) if scratch else "results/prefetch/model.json"

@@ -9,7 +9,7 @@ localrules:
 rule download_archive:
     input:
         script=script("download.py"),
-        modules=modules("download.py"),
+        modules=modules("download.py", "manifest.py"),
     output:
         archive="results/raw/archives/{archive}.zip",
         manifest="results/raw/archives/{archive}.zip.manifest.json",
@@ -20,7 +20,7 @@ rule download_archive:
     log:
         "logs/download/archives/{archive}.log",
     shell:
-        "python {input.script} --location {params.location:q} --output {output.archive} 2>&1 | tee {log}"
+        "python {input.script} --location {params.location:q} --output {output.archive} > {log} 2>&1"
 
 
 rule download:
@@ -40,4 +40,4 @@ rule download:
         "logs/download/{source}/{split}.{ext}.log",
     shell:
         "python {input.script} --location {params.location:q} {params.archive} --output {output.raw}"
-        " 2>&1 | tee {log}"
+        " > {log} 2>&1"

@@ -4,7 +4,7 @@ rule metrics:
         validation=lambda wc: normalized(dataset_sources(wc.dataset), "validation"),
         train=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=script("evaluate.py"),
-        modules=modules("evaluation.py", "metrics.py"),
+        modules=modules("evaluation.py", "metrics.py", "text.py", "manifest.py"),
     output:
         metrics="results/metrics/{dataset}.json",
         manifest="results/metrics/{dataset}.manifest.json",
@@ -18,4 +18,4 @@ rule metrics:
     shell:
         "python {input.script} --predictions {input.predictions} --references {params.references}"
         " --train-references {input.train} --output {output.metrics} --manifest {output.manifest}"
-        " --dataset-name {wildcards.dataset} --model-name {params.model} 2>&1 | tee {log}"
+        " --dataset-name {wildcards.dataset} --model-name {params.model} > {log} 2>&1"

@@ -5,7 +5,7 @@ rule scratch_tokenizer:
     input:
         tables=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=script("scratch_model.py"),
-        modules=modules("scratch_model.py"),
+        modules=modules("scratch_model.py", "features.py", "text.py"),
     output:
         directory("results/scratch/{dataset}/tokenizer"),
     params:
@@ -22,14 +22,14 @@ rule scratch_tokenizer:
         "logs/scratch/{dataset}/tokenizer.log",
     shell:
         "python {input.script} tokenizer --texts {input.tables} --output {output}"
-        " --settings {params.settings:q} 2>&1 | tee {log}"
+        " --settings {params.settings:q} > {log} 2>&1"
 
 
 rule scratch_model:
     input:
         tokenizer="results/scratch/{dataset}/tokenizer",
         script=script("scratch_model.py"),
-        modules=modules("scratch_model.py"),
+        modules=modules("scratch_model.py", "features.py", "text.py"),
     output:
         directory("results/scratch/{dataset}/model"),
     params:
@@ -45,4 +45,4 @@ rule scratch_model:
         "logs/scratch/{dataset}/model.log",
     shell:
         "python {input.script} model --tokenizer {input.tokenizer} --output {output}"
-        " --settings {params.settings:q} 2>&1 | tee {log}"
+        " --settings {params.settings:q} > {log} 2>&1"

@@ -15,4 +15,4 @@ rule normalize:
         "logs/normalize/{source}/{split}.log",
     shell:
         "python {input.script} {params.flags} --input {input.raw}"
-        " --output {output.table} --stats {output.stats} 2>&1 | tee {log}"
+        " --output {output.table} --stats {output.stats} > {log} 2>&1"

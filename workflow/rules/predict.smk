@@ -4,7 +4,7 @@ rule predict:
         tokenized="results/tokenized/{dataset}",
         stats="results/tokenized/{dataset}.stats.json",
         script=script("predict.py"),
-        modules=modules("predicting.py", "features.py"),
+        modules=modules("predicting.py", "features.py", "text.py"),
     output:
         "results/predictions/{dataset}.jsonl",
     params:
@@ -19,5 +19,5 @@ rule predict:
     log:
         "logs/predict/{dataset}.log",
     shell:
-        "HF_HUB_OFFLINE=1 {params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
-        " --stats {input.stats} --output {output} --settings {params.settings:q} 2>&1 | tee {log}"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
+        " --stats {input.stats} --output {output} --settings {params.settings:q} > {log} 2>&1"

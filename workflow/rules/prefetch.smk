@@ -21,7 +21,7 @@ rule prefetch_hub:
     log:
         "logs/prefetch/{role}.log",
     shell:
-        "python {input.script} --name {params.name} --output {output} 2>&1 | tee {log}"
+        "python {input.script} --name {params.name} --output {output} > {log} 2>&1"
 
 
 rule prefetch_dataset:

@@ -17,4 +17,4 @@ rule tokenize:
     shell:
         "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
         " --validation {params.validation} --output {output.data} --stats {output.stats}"
-        " --settings {params.settings:q} --num-proc {threads} 2>&1 | tee {log}"
+        " --settings {params.settings:q} --num-proc {threads} > {log} 2>&1"

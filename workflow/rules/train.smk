@@ -8,6 +8,7 @@ rule train:
         model=lambda wc: model_location(wc.dataset),
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
         checkpoints="results/checkpoints/{dataset}",
+        attempts="logs/train/{dataset}.attempts.log",
         launcher=launcher,
     resources:
         gpu=1,
@@ -17,6 +18,10 @@ rule train:
     log:
         "logs/train/{dataset}.log",
     shell:
-        "HF_HUB_OFFLINE=1 {params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
+        # exec: the trainer replaces the shell, so a SIGTERM from Slurm (sent to every process of the job step)
+        # cannot kill a shell or a log pipe under it; the trainer saves a checkpoint and exits 143.
+        # Snakemake deletes {log} before each attempt: the attempts file keeps one line per start, stop and resume.
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
         " --output {output} --checkpoints {params.checkpoints} --settings {params.settings:q}"
-        " --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 )) 2>&1 | tee {log}"
+        " --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
+        " --attempts {params.attempts} > {log} 2>&1"

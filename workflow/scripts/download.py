@@ -8,10 +8,12 @@ Examples:
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from t5qa import cli
 from t5qa.download import fetch
+from t5qa.errors import InputError
 
 log = logging.getLogger("t5qa.download")
 
@@ -28,7 +30,11 @@ def main() -> None:
     parser.add_argument("--retries", type=int, default=4, help="attempts for transient network errors")
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
     args = parser.parse_args()
-    location = cli.parse_settings(args.location)
+    location = cli.parse_settings(args.location, where="--location")
+    if args.retries < 1:
+        raise InputError(f"--retries: must be at least 1, not {args.retries}")
+    if not (args.backoff >= 0 and math.isfinite(args.backoff)):
+        raise InputError(f"--backoff: must be 0 or more seconds, not {args.backoff}")
     manifest = fetch(
         location,
         Path(args.output),

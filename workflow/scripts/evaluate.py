@@ -2,18 +2,17 @@
 
 Example:
   python workflow/scripts/evaluate.py --predictions P.jsonl --references R.parquet --output M.json
-References are normalised tables; name them SOURCE=PATH (default: the file's folder name).
+References are normalised tables; name them SOURCE=PATH when the predictions span several sources (unnamed, each is
+named after its folder). A single unnamed reference matches predictions by id alone.
 """
 
 import argparse
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from t5qa import cli
-from t5qa.atomic import write_json
-from t5qa.evaluation import evaluate
+from t5qa.atomic import check_destination, write_json
+from t5qa.evaluation import load_predictions, name_references, score
 from t5qa.manifest import build_manifest, now
 
 log = logging.getLogger("t5qa.evaluate")
@@ -35,16 +34,27 @@ def main() -> None:
     parser.add_argument("--dataset-name", help="recorded in the metrics")
     args = parser.parse_args()
     started = now()
-    references = [cli.named_path(a) for a in args.references]
-    train_answers = [a for p in args.train_references for a in pd.read_parquet(p, columns=["answer"])["answer"]]
-    result = evaluate(Path(args.predictions), references, train_answers or None)
+    for output in (args.output, args.manifest):
+        if output:
+            check_destination(output)
+    references = [cli.split_name(a, "--references") for a in args.references]
+    train_answers = [
+        answer
+        for path in args.train_references
+        for answer in cli.read_table(Path(path), ["answer"], "train table")["answer"]
+    ]
+    predictions = load_predictions(Path(args.predictions))
+    references, by_id = name_references(references, predictions)
+    result = score(predictions, references, Path(args.predictions), train_answers or None, by_id)
     result = {"dataset": args.dataset_name, "model": args.model_name, **result}
     log.info("exact %.2f  f1 %.2f  (%d questions)", result["exact"], result["f1"], result["total"])
-    write_json(args.output, result)
     if args.manifest:
         inputs = {"predictions": args.predictions, **{f"references:{s}": str(p) for s, p in references}}
         settings = {"dataset": args.dataset_name, "model": args.model_name}
-        write_json(args.manifest, build_manifest("metrics", settings, inputs, started))
+        manifest = build_manifest("metrics", settings, inputs, started)
+    write_json(args.output, result)
+    if args.manifest:
+        write_json(args.manifest, manifest)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,22 @@ import json
 import logging
 
 from t5qa import cli
-from t5qa.atomic import atomic_path, write_json
+from t5qa.atomic import atomic_path
 from t5qa.errors import InputError
 from t5qa.normalize import FORMATS, holdout_mask, normalize_file
 
 log = logging.getLogger("t5qa.normalize")
+
+
+def parse_columns(text: str) -> dict:
+    """--columns is one JSON object; normalize_file checks its keys and values."""
+    try:
+        columns = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise InputError(f"--columns: not valid JSON ({err})") from err
+    if not isinstance(columns, dict):
+        raise InputError(f"--columns: must be a JSON object (uniform column -> source field), not {text[:80]!r}")
+    return columns
 
 
 def main() -> None:
@@ -37,7 +48,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    table, stats = normalize_file(args.input, args.format, json.loads(args.columns), args.strict)
+    table, stats = normalize_file(args.input, args.format, parse_columns(args.columns), args.strict)
     if args.holdout_fraction > 0:
         held_out = holdout_mask(table["id"], args.holdout_fraction)
         table = table[held_out if args.holdout_part == "validation" else ~held_out].reset_index(drop=True)
@@ -54,9 +65,10 @@ def main() -> None:
     for kind, count in stats["kept"].items():
         log.info("kept %d rows with %s", count, kind.replace("_", " "))
     log.info("%s: %d rows read, %d written to %s", args.input, stats["rows_read"], len(table), args.output)
-    with atomic_path(args.output) as tmp:
-        table.to_parquet(tmp, index=False)
-    write_json(args.stats or f"{args.output}.stats.json", stats)
+    # Both outputs appear together or not at all: each is renamed into place only once both are written.
+    with atomic_path(args.output) as table_tmp, atomic_path(args.stats or f"{args.output}.stats.json") as stats_tmp:
+        table.to_parquet(table_tmp, index=False)
+        stats_tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ Example:
 """
 
 import argparse
-import json
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.predicting import auto_max_new_tokens, predict
+from t5qa.errors import InputError
+from t5qa.predicting import max_new_tokens_from_stats, predict
 
 
 def main() -> None:
@@ -26,10 +26,17 @@ def main() -> None:
         help="JSON: batch_size, num_beams, max_new_tokens (int or 'auto'), unanswerable_target",
     )
     args = parser.parse_args()
-    settings = cli.parse_settings(args.settings)
+    settings = cli.require(
+        cli.parse_settings(args.settings),
+        {"batch_size": int, "max_new_tokens": (int, "auto"), "unanswerable_target": str},
+        {"num_beams": int, "precision": ("auto", "fp32")},
+    )
+    # The upper bounds (as in the config schema) stop a typo from running out of memory or generating for days.
+    cli.check_range(settings, {"batch_size": (1, None), "max_new_tokens": (1, 4096), "num_beams": (1, 64)})
     if settings["max_new_tokens"] == "auto":
-        stats = json.loads(Path(args.stats).read_text())
-        settings["max_new_tokens"] = auto_max_new_tokens(stats, stats["settings"]["max_target_length"])
+        if not args.stats:
+            raise InputError("--stats: needed for max_new_tokens 'auto'")
+        settings["max_new_tokens"] = max_new_tokens_from_stats(Path(args.stats))
     predict(Path(args.model), Path(args.tokenized), Path(args.output), settings)
 
 

@@ -10,7 +10,8 @@ import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import write_json
+from t5qa.atomic import check_destination, write_json
+from t5qa.errors import InputError
 from t5qa.manifest import now
 
 log = logging.getLogger("t5qa.prefetch")
@@ -23,14 +24,26 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="hub id, local folder, or 'scratch'")
     parser.add_argument("--output", required=True, help="a JSON record of what was fetched")
     args = parser.parse_args()
+    if not args.name.strip():
+        raise InputError("--name: empty; give a hub id, a local folder or 'scratch'")
+    check_destination(args.output)
     record = {"name": args.name, "fetched": now()}
     if args.name == "scratch" or Path(args.name).exists():
+        if args.name != "scratch" and not Path(args.name).is_dir():
+            raise InputError(f"--name: {args.name} is a file; a local model or tokenizer is a folder")
         record["location"] = "local"
         log.info("%s is local: nothing to fetch", args.name)
     else:
         from huggingface_hub import snapshot_download
 
-        record["location"] = snapshot_download(args.name, allow_patterns=HUB_FILES)
+        try:
+            record["location"] = snapshot_download(args.name, allow_patterns=HUB_FILES)
+        except (OSError, ValueError) as err:
+            # ValueError: a malformed id. OSError: an unknown or gated repository, no network, or offline and not
+            # cached (the hub's HTTP errors are OSErrors).
+            raise InputError(
+                f"--name: {args.name} is no local folder and cannot be fetched from the hub ({cli.first_line(err)})"
+            ) from err
         log.info("fetched %s into %s", args.name, record["location"])
     write_json(args.output, record)
 

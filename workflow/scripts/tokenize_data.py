@@ -10,11 +10,10 @@ Example:
 import argparse
 import logging
 
-from transformers import AutoTokenizer
-
 from t5qa import cli
-from t5qa.atomic import write_json
-from t5qa.tokenizing import tokenize_dataset
+from t5qa.atomic import check_destination, write_json
+from t5qa.errors import InputError
+from t5qa.tokenizing import load_tokenizer, tokenize_dataset
 
 log = logging.getLogger("t5qa.tokenize")
 
@@ -33,12 +32,21 @@ def main() -> None:
     )
     parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
     args = parser.parse_args()
-    settings = cli.parse_settings(args.settings)
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    settings = cli.require(
+        cli.parse_settings(args.settings),
+        {"template": str, "unanswerable_target": str, "max_source_length": int, "max_target_length": int},
+        {"text_columns": ("raw", "processed")},
+    )
+    cli.check_range(settings, {"max_source_length": (8, None), "max_target_length": (2, None)})
+    if args.num_proc < 1:
+        raise InputError(f"--num-proc: must be at least 1, not {args.num_proc}")
     tables = {
-        "train": [cli.named_path(a) for a in args.train],
-        "validation": [cli.named_path(a) for a in args.validation],
+        "train": [cli.named_path(a, "--train") for a in args.train],
+        "validation": [cli.named_path(a, "--validation") for a in args.validation],
     }
+    check_destination(args.output, is_dir=True)
+    check_destination(args.stats)
+    tokenizer = load_tokenizer(args.tokenizer)
     stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
     stats["settings"] = settings
     write_json(args.stats, stats)
