@@ -27,7 +27,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/prefetch.smk"
 include: "workflow/rules/normalize.smk"
 include: "workflow/rules/model.smk"
-include: "workflow/rules/tokenize.smk"
+include: "workflow/rules/tokenize_data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/metrics.smk"
@@ -35,5 +35,5 @@ include: "workflow/rules/metrics.smk"
 
 rule all:
     input:
-        expand("results/metrics/{dataset}.json", dataset=config.get("default_datasets", [])),
+        expand("results/metrics/{dataset}.json", dataset=config["default_datasets"]),
     default_target: True

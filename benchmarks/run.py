@@ -52,10 +52,11 @@ def prepare(squad: Path, work: Path) -> dict:
 
     from t5qa.normalize import holdout_mask, normalize_file
     from t5qa.scratch_model import build_model, train_tokenizer
-    from t5qa.tokenizing import tokenize_dataset
-    from t5qa.training import train
+    from t5qa.settings import NormalizeSettings, TokenizeSettings, TrainSettings
+    from t5qa.tokenize_data import tokenize_dataset
+    from t5qa.train import train
 
-    table, _ = normalize_file(squad, "squad_v2_json")
+    table, _ = normalize_file(squad, NormalizeSettings.from_dict({"format": "squad_v2_json"}))
     held_out = holdout_mask(table["id"], 0.25)
     (work / "norm").mkdir(parents=True, exist_ok=True)
     table[~held_out].to_parquet(work / "norm" / "train.parquet")
@@ -66,17 +67,20 @@ def prepare(squad: Path, work: Path) -> dict:
     build_model(tokenizer, ARCHITECTURE, seed=0).save_pretrained(work / "init")
     tokenizer.save_pretrained(work / "init")
     tables = {s: [("squad", work / "norm" / f"{s}.parquet")] for s in ("train", "validation")}
-    stats = tokenize_dataset(tables, AutoTokenizer.from_pretrained(work / "tokenizer"), TOKENIZE, work / "tokenized")
+    tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
+    stats = tokenize_dataset(tables, tokenizer, TokenizeSettings.from_dict(TOKENIZE), work / "tokenized")
     # A short fine-tune, so that generation stops at the end token as it does for a trained model.
-    settings = {
-        "learning_rate": 3e-3,
-        "epochs": 1,
-        "max_steps": 120,
-        "batch_size": 16,
-        "seed": 0,
-        "save_steps": 10_000,
-        "logging_steps": 40,
-    }
+    settings = TrainSettings.from_dict(
+        {
+            "learning_rate": 3e-3,
+            "epochs": 1,
+            "max_steps": 120,
+            "batch_size": 16,
+            "seed": 0,
+            "save_steps": 10_000,
+            "logging_steps": 40,
+        }
+    )
     train(settings, work / "tokenized", str(work / "init"), work / "model", work / "checkpoints")
     return {
         "rows": len(table),
@@ -176,7 +180,7 @@ def measure_prediction(work: str, strategy: str, batch_size: int, limit: int | N
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa.predicting import auto_max_new_tokens, length_sorted_batches
+    from t5qa.predict import auto_max_new_tokens, length_sorted_batches
 
     torch.manual_seed(0)
     work = Path(work)
@@ -222,7 +226,8 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
     import pandas as pd
     from transformers import AutoTokenizer
 
-    from t5qa.tokenizing import tokenize_dataset
+    from t5qa.settings import TokenizeSettings
+    from t5qa.tokenize_data import tokenize_dataset
 
     work = Path(work)
     tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
@@ -233,7 +238,8 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
             table.to_parquet(Path(tmp) / f"{split}.parquet")
             tables[split] = [("squad", Path(tmp) / f"{split}.parquet")]
         started = time.perf_counter()
-        stats = tokenize_dataset(tables, tokenizer, TOKENIZE, Path(tmp) / "out", num_proc=num_proc)
+        settings = TokenizeSettings.from_dict(TOKENIZE)
+        stats = tokenize_dataset(tables, tokenizer, settings, Path(tmp) / "out", num_proc=num_proc)
         seconds = time.perf_counter() - started
     rows = stats["train"]["rows"] + stats["validation"]["rows"]
     return {

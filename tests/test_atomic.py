@@ -52,7 +52,7 @@ def test_outputs_get_the_modes_the_umask_gives(tmp_path, mask, file_mode, folder
 
 
 def test_a_real_step_honours_the_umask(tmp_path):
-    """evaluate.py run under `umask 002`: its metrics are group-writable like any file the user makes."""
+    """metrics.py run under `umask 002`: its metrics are group-writable like any file the user makes."""
     import pandas as pd
 
     from t5qa import UNIFORM_COLUMNS
@@ -64,9 +64,9 @@ def test_a_real_step_honours_the_umask(tmp_path):
         f"""
         import os, runpy, sys
         os.umask(0o002)
-        sys.argv = ["evaluate.py", "--predictions", {str(tmp_path / "p.jsonl")!r},
+        sys.argv = ["metrics.py", "--predictions", {str(tmp_path / "p.jsonl")!r},
                     "--references", {str(tmp_path / "r.parquet")!r}, "--output", {str(out)!r}]
-        runpy.run_path({str(Path(__file__).parents[1] / "workflow" / "scripts" / "evaluate.py")!r}, run_name="__main__")
+        runpy.run_path({str(Path(__file__).parents[1] / "workflow" / "scripts" / "metrics.py")!r}, run_name="__main__")
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True)

@@ -2,10 +2,15 @@ import pandas as pd
 
 from t5qa.demo_data import render_demo_files
 from t5qa.normalize import normalize_file
+from t5qa.settings import NormalizeSettings
 
 from .conftest import REPO
 
 DEMO = REPO / "resources" / "demo"
+
+
+def settings(fmt: str) -> NormalizeSettings:
+    return NormalizeSettings.from_dict({"format": fmt})
 
 
 def test_committed_demo_files_are_what_the_generator_writes():
@@ -15,7 +20,7 @@ def test_committed_demo_files_are_what_the_generator_writes():
 
 def test_demo_is_large_enough_and_mixes_answerable_and_unanswerable():
     tables = {
-        name: normalize_file(DEMO / name, "squad_v2_json" if name.endswith(".json") else "causalqa_csv")[0]
+        name: normalize_file(DEMO / name, settings("squad_v2_json" if name.endswith(".json") else "causalqa_csv"))[0]
         for name in render_demo_files()
     }
     train = pd.concat([t for n, t in tables.items() if "train" in n])

@@ -5,7 +5,6 @@ from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
 from t5qa.errors import InputError
 from t5qa.features import (
-    DEFAULT_TEMPLATE,
     check_template,
     make_tokenize_fn,
     mask_padding,
@@ -13,14 +12,21 @@ from t5qa.features import (
     render_input,
     target_text,
 )
+from t5qa.settings import TokenizeSettings
+
+TEMPLATE = TokenizeSettings.from_dict({}).template  # the schema's default
+
+
+def lengths(source: int, target: int) -> TokenizeSettings:
+    return TokenizeSettings.from_dict({"max_source_length": source, "max_target_length": target})
 
 
 def test_default_template_is_t5_native_format():
-    assert render_input(DEFAULT_TEMPLATE, "Why?", "Because.") == "question: Why? context: Because."
+    assert render_input(TEMPLATE, "Why?", "Because.") == "question: Why? context: Because."
 
 
 def test_template_checks():
-    assert check_template(DEFAULT_TEMPLATE) == []
+    assert check_template(TEMPLATE) == []
     warnings = check_template("question: {question}\ncontext: {context}")
     assert any("newline" in w for w in warnings)
     with pytest.raises(InputError, match="unknown fields"):
@@ -36,7 +42,9 @@ def test_targets_and_unanswerable_mapping():
 
 def test_labels_pad_with_minus_100_and_are_not_padded_at_tokenize_time(tiny_tokenizer):
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
-    tokenize = make_tokenize_fn(tokenizer, DEFAULT_TEMPLATE, "unanswerable", 256, 32)
+    tokenize = make_tokenize_fn(
+        tokenizer, TokenizeSettings.from_dict({"max_source_length": 256, "max_target_length": 32})
+    )
     batch = tokenize(
         {
             "question": ["Why did the river flood?", "Why did the mill close?"],
@@ -62,7 +70,9 @@ def test_labels_pad_with_minus_100_and_are_not_padded_at_tokenize_time(tiny_toke
 def test_truncation_is_counted_and_a_cut_off_answer_is_detected(tiny_tokenizer):
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
     context = "The river flooded last year. " * 6 + "The mill closed because the storm damaged the main building."
-    tokenize = make_tokenize_fn(tokenizer, DEFAULT_TEMPLATE, "unanswerable", 24, 4)
+    tokenize = make_tokenize_fn(
+        tokenizer, TokenizeSettings.from_dict({"max_source_length": 24, "max_target_length": 4})
+    )
     out = tokenize(
         {
             "question": ["Why did the mill close?"],

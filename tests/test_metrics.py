@@ -1,45 +1,201 @@
+import json
+import re
+import subprocess
+import sys
+
+import pandas as pd
 import pytest
 
-from t5qa.metrics import aggregate, compute_exact, compute_f1, normalize_answer, rouge_l, score_one
+from t5qa import UNIFORM_COLUMNS
+from t5qa.errors import InputError
+from t5qa.metrics import evaluate, gold_answers, load_predictions, name_references
+
+from .conftest import SCRIPTS, run_script
 
 
-def test_normalization_follows_the_official_script():
-    assert normalize_answer("The  Cat's, a  HAT!") == "cats hat"
-    assert normalize_answer("an apple") == "apple"
+def _tables(tmp_path):
+    columns = UNIFORM_COLUMNS
+    a = pd.DataFrame(
+        [["1", "q", "q", "c", "c", "red car", "red car"], ["2", "q", "q", "c", "c", "", ""]], columns=columns
+    )
+    b = pd.DataFrame([["1", "q", "q", "c", "c", "blue", "blue\tdark blue"]], columns=columns)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a.to_parquet(tmp_path / "a" / "validation.parquet")
+    b.to_parquet(tmp_path / "b" / "validation.parquet")
+    return [("a", tmp_path / "a" / "validation.parquet"), ("b", tmp_path / "b" / "validation.parquet")]
 
 
-def test_empty_prediction_against_unanswerable_scores_one():
-    # The official script gives 1 here; CausalQA's measures.py gives 0, which is a bug there.
-    assert score_one([], "")["exact"] == 1
-    assert score_one([], "")["f1"] == 1.0
-    assert score_one([], "something")["f1"] == 0.0
-    assert score_one(["x"], "")["exact"] == 0
+def _predictions(tmp_path, rows):
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
 
 
-def test_golds_that_normalize_to_nothing_count_as_unanswerable():
-    assert score_one(["the", "."], "")["exact"] == 1
+def test_per_source_breakdown_and_shared_ids(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _predictions(
+        tmp_path,
+        [
+            {"id": "1", "source": "a", "prediction": "the red car"},
+            {"id": "2", "source": "a", "prediction": ""},
+            {"id": "1", "source": "b", "prediction": "dark blue"},
+        ],
+    )
+    result = evaluate(preds, refs)
+    assert result["exact"] == 100.0 and result["total"] == 3
+    assert result["per_source"]["a"]["NoAns_total"] == 1
+    assert result["per_source"]["b"]["exact"] == 100.0  # a gold from the processed column
+    assert result["baselines"]["always_empty"]["exact"] == pytest.approx(100 / 3)
 
 
-def test_max_over_golds():
-    scores = score_one(["red car", "a fast red car"], "fast red car")
-    assert scores["exact"] == 1
-    assert scores["f1"] == pytest.approx(1.0)
-    assert compute_f1("red car", "fast red car") == pytest.approx(0.8)
+def test_missing_and_ambiguous_predictions_are_errors(tmp_path):
+    refs = _tables(tmp_path)
+    with pytest.raises(InputError, match="no prediction"):
+        evaluate(_predictions(tmp_path, [{"id": "2", "source": "a", "prediction": ""}]), refs)
+    with pytest.raises(InputError, match="several sources"):
+        evaluate(_predictions(tmp_path, [{"id": "1", "prediction": ""}]), refs)
 
 
-def test_articles_and_punctuation_do_not_matter():
-    assert compute_exact("The Eiffel Tower.", "eiffel tower") == 1
+def test_gold_answers_prefers_the_longer_list():
+    assert gold_answers("a", "a\tb") == ["a", "b"]
+    assert gold_answers("a\tb", "a") == ["a", "b"]
 
 
-def test_rouge_l_is_lcs_based():
-    precision, recall, f1 = rouge_l("w x y z", "x z q")
-    assert (precision, recall) == pytest.approx((2 / 3, 2 / 4))
-    assert f1 == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
+def test_cli_scores_any_predictions_file(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _predictions(
+        tmp_path,
+        [
+            {"id": "1", "source": "a", "prediction": "car"},
+            {"id": "2", "source": "a", "prediction": "unanswerable text"},
+            {"id": "1", "source": "b", "prediction": "blue"},
+        ],
+    )
+    out = tmp_path / "m.json"
+    run_script(
+        "metrics.py",
+        "--predictions",
+        str(preds),
+        "--references",
+        *[str(p) for _, p in refs],
+        "--output",
+        str(out),
+    )
+    metrics = json.loads(out.read_text())
+    assert set(metrics) >= {
+        "exact",
+        "f1",
+        "total",
+        "HasAns_exact",
+        "HasAns_f1",
+        "HasAns_total",
+        "NoAns_exact",
+        "NoAns_f1",
+        "NoAns_total",
+        "rougeL_f1",
+        "per_source",
+    }
+    assert metrics["exact"] == pytest.approx(100 / 3)
 
 
-def test_aggregate_uses_the_official_keys_and_scale():
-    scores = [score_one(["x"], "x"), score_one([], ""), score_one(["y"], "z")]
-    result = aggregate(scores, [True, False, True])
-    assert result["exact"] == pytest.approx(200 / 3)
-    assert (result["HasAns_total"], result["NoAns_total"], result["total"]) == (2, 1, 3)
-    assert result["HasAns_exact"] == 50.0 and result["NoAns_exact"] == 100.0
+def _pipeline_predictions(tmp_path, sources_and_ids):
+    """What predict.py writes: every row carries the source's name from the config."""
+    rows = [{"id": i, "source": s, "prediction": "", "generated": "unanswerable"} for s, i in sources_and_ids]
+    return _predictions(tmp_path, rows)
+
+
+def test_readme_command_on_the_pipelines_predictions(tmp_path):
+    """`metrics.py --predictions P.jsonl --references R.parquet`: R.parquet in the current folder matches the
+    predictions by id, whatever source they carry, and is named after that source."""
+    refs = _tables(tmp_path)
+    (tmp_path / "R.parquet").write_bytes(refs[0][1].read_bytes())
+    _pipeline_predictions(tmp_path, [("demo_squad", "1"), ("demo_squad", "2")])
+    command = [sys.executable, str(SCRIPTS / "metrics.py"), "--predictions", "p.jsonl", "--references", "R.parquet"]
+    command += ["--output", "M.json", "--manifest", "M.manifest.json"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "M.json").read_text())["total"] == 2
+    assert "references:demo_squad" in json.loads((tmp_path / "M.manifest.json").read_text())["inputs"]
+
+
+def test_one_unnamed_reference_matches_by_id_alone(tmp_path):
+    refs = _tables(tmp_path)
+    mixed = _pipeline_predictions(tmp_path, [("x", "1"), ("y", "2")])
+    assert evaluate(mixed, [(None, refs[0][1])])["total"] == 2  # sources disagree: named after the folder
+    assert name_references([(None, refs[0][1])], load_predictions(mixed)) == ([("a", refs[0][1])], True)
+    twice = _pipeline_predictions(tmp_path, [("x", "1"), ("y", "1"), ("x", "2")])
+    with pytest.raises(InputError, match="two predictions for id '1'"):
+        evaluate(twice, [(None, refs[0][1])])
+
+
+def test_one_unnamed_reference_for_a_dataset_of_several_sources_says_what_to_give(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("squad", "1"), ("squad", "2"), ("causal", "3")])
+    message = "1 predictions match no reference id, e.g. ['3']; the predictions carry the sources"
+    with pytest.raises(InputError, match=re.escape(message) + r".*give a reference for each, as SOURCE=PATH"):
+        evaluate(preds, [(None, refs[0][1])])
+
+
+def test_unnamed_references_that_match_no_source_say_how_to_name_them(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("squad", "1"), ("squad", "2"), ("causal", "1")])
+    with pytest.raises(InputError) as raised:
+        evaluate(preds, [(None, path) for _, path in refs])
+    message = str(raised.value)
+    assert "the predictions carry the sources ['causal', 'squad']" in message
+    assert "the references are named ['a', 'b']" in message
+    assert "SOURCE=PATH" in message and "named after its folder" in message
+    result = run_script(
+        "metrics.py",
+        "--predictions",
+        str(preds),
+        "--references",
+        f"squad={refs[0][1]}",
+        f"causal={refs[1][1]}",
+        "--output",
+        str(tmp_path / "m.json"),
+    )
+    assert json.loads((tmp_path / "m.json").read_text())["total"] == 3, result.stderr
+
+
+def test_two_references_with_one_name_are_refused(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("a", "1"), ("a", "2")])
+    with pytest.raises(InputError, match="2 references are named 'a'"):
+        evaluate(preds, [("a", refs[0][1]), ("a", refs[1][1])])
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"[1]", "line 1 is not a JSON object"),
+        (b'{"id": 1, "prediction": ""}', "line 1 needs a text 'id'"),
+        (b'{"id": "1", "prediction": "", "source": 3}', "'source' must be text"),
+        (b'{"id": "\\ud800", "prediction": ""}', "'id' is not valid Unicode"),
+        (b'{"id": "caf\xe9", "prediction": ""}', "line 1 is not UTF-8"),
+        (b"{", "line 1: not valid JSON"),
+        (b"", "no predictions"),
+    ],
+)
+def test_malformed_predictions_name_the_line(tmp_path, line, message):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(line + b"\n")
+    with pytest.raises(InputError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        load_predictions(path)
+
+
+def test_malformed_references_name_the_file_and_row(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _pipeline_predictions(tmp_path, [("a", "1"), ("a", "2")])
+    frame = pd.read_parquet(refs[0][1])
+    frame.loc[1, "answer"] = None
+    frame.to_parquet(tmp_path / "nulls.parquet")
+    with pytest.raises(InputError, match=r"nulls.parquet: column 'answer' must hold text; row 1 \(id '2'\) holds null"):
+        evaluate(preds, [("a", tmp_path / "nulls.parquet")])
+    frame.drop(columns=["answer_processed"]).to_parquet(tmp_path / "short.parquet")
+    with pytest.raises(InputError, match=r"short.parquet: reference table lacks the columns \['answer_processed'\]"):
+        evaluate(preds, [("a", tmp_path / "short.parquet")])
+    (tmp_path / "text.parquet").write_text("id,answer\n1,a\n")
+    with pytest.raises(InputError, match="text.parquet: not a readable parquet file"):
+        evaluate(preds, [("a", tmp_path / "text.parquet")])

@@ -6,12 +6,19 @@ import pytest
 
 from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
+from t5qa.formats import FORMATS
 from t5qa.normalize import holdout_mask, normalize_file
+from t5qa.settings import NormalizeSettings
 from t5qa.text import process_text, split_answers
 
 from .conftest import run_script, squad_json
 
 CAUSALQA_HEADER = "id,question,question_processed,context,context_processed,answer,answer_processed\n"
+
+
+def settings_for(fmt: str, columns: dict | None = None, strict: bool = False, holdout=None) -> NormalizeSettings:
+    """The step's settings, checked as the script checks its --settings."""
+    return NormalizeSettings.from_dict({"format": fmt, "columns": columns or {}, "strict": strict, "holdout": holdout})
 
 
 def test_squad_v2_keeps_ids_answers_and_unanswerable(write):
@@ -44,7 +51,7 @@ def test_squad_v2_keeps_ids_answers_and_unanswerable(write):
             ]
         ),
     )
-    table, stats = normalize_file(path, "squad_v2_json")
+    table, stats = normalize_file(path, settings_for("squad_v2_json"))
     assert list(table.columns) == UNIFORM_COLUMNS
     assert table["id"].tolist() == ["q1", "q2"]
     # Several golds, tab-separated, duplicates dropped, raw text verbatim (unicode and HTML kept).
@@ -66,7 +73,7 @@ def test_causalqa_csv_keeps_release_processed_columns(write):
         + "a1,Why X?,why x?,ctx,ctx,Because Y,because y\tbecause y!\n"
         + "a2,Why is the sky blue?,why is the sky blue?,,,light scatters,light scatters\n",
     )
-    table, stats = normalize_file(path, "causalqa_csv")
+    table, stats = normalize_file(path, settings_for("causalqa_csv"))
     assert table.loc[0, "answer_processed"] == "because y\tbecause y!"
     assert table.loc[1, "context"] == ""
     assert stats["kept"]["no_context"] == 1  # gooaq-style rows are kept and counted
@@ -79,7 +86,7 @@ def test_abstractive_answers_are_kept_and_counted(write):
         + "a1,Why?,why?,The sun heats air.,the sun heats air.,heat,heat\n"
         + "a2,Why not?,why not?,Rain falls.,rain falls.,clouds cool down,clouds cool down\n",
     )
-    table, stats = normalize_file(path, "causalqa_csv")
+    table, stats = normalize_file(path, settings_for("causalqa_csv"))
     assert len(table) == 2
     assert stats["kept"]["answer_not_in_context"] == 1
 
@@ -101,7 +108,7 @@ def test_row_problems_are_dropped_and_counted(write):
             ]
         ),
     )
-    table, stats = normalize_file(path, "squad_v2_json")
+    table, stats = normalize_file(path, settings_for("squad_v2_json"))
     assert table["id"].tolist() == ["ok"]
     assert stats["dropped"] == {
         "duplicate_id": {"count": 1, "first_ids": ["ok"]},
@@ -128,7 +135,7 @@ def test_strict_mode_fails_naming_file_row_and_id(write):
     with pytest.raises(
         InputError, match=r"s\.json: data\[0\]\.paragraphs\[0\]\.qas\[1\] \(id 'a'\): id appears earlier"
     ):
-        normalize_file(path, "squad_v2_json", strict=True)
+        normalize_file(path, settings_for("squad_v2_json", strict=True))
 
 
 @pytest.mark.parametrize(
@@ -138,14 +145,21 @@ def test_strict_mode_fails_naming_file_row_and_id(write):
         ("bad.json", "{not json", "squad_v2_json", "line 1 column 2: not valid JSON"),
         ("wrong.json", '{"version": "v2.0"}', "squad_v2_json", "not SQuAD 2.0 JSON"),
         ("cols.csv", "id,question\n1,q\n", "causalqa_csv", "missing columns"),
-        ("x.csv", "id,question\n1,q\n", "yaml", "unknown format"),
     ],
 )
 def test_structural_problems_name_the_file(write, tmp_path, name, text, fmt, message):
     path = write(name, text) if text is not None else tmp_path / name
     with pytest.raises(InputError, match=message) as err:
-        normalize_file(path, fmt)
+        normalize_file(path, settings_for(fmt))
     assert name in str(err.value)
+
+
+def test_an_unknown_format_is_refused_naming_the_formats(write):
+    with pytest.raises(InputError) as err:
+        normalize_file(write("x.csv", "id,question\n1,q\n"), settings_for("jsnl"))
+    assert str(err.value) == (
+        f"--settings: unknown format 'jsnl' (did you mean 'jsonl'?); the formats are {', '.join(FORMATS)}"
+    )
 
 
 def test_generic_formats_with_column_mapping_and_nested_answers(write, tmp_path):
@@ -159,10 +173,11 @@ def test_generic_formats_with_column_mapping_and_nested_answers(write, tmp_path)
     parquet = tmp_path / "d.parquet"
     pd.DataFrame(records).to_parquet(parquet)
     for path, fmt in [(jsonl, "jsonl"), (as_json, "json"), (parquet, "parquet")]:
-        table, _ = normalize_file(path, fmt, mapping)
+        table, _ = normalize_file(path, settings_for(fmt, mapping))
         assert table["answer"].tolist() == ["Because\tBecause.", ""], fmt
     tsv = write("d.tsv", "qid\tq\tpassage\tgold\n7\tWhy?\tctx\tyes\n")
-    table, _ = normalize_file(tsv, "tsv", {"id": "qid", "question": "q", "context": "passage", "answer": "gold"})
+    tsv_mapping = {"id": "qid", "question": "q", "context": "passage", "answer": "gold"}
+    table, _ = normalize_file(tsv, settings_for("tsv", tsv_mapping))
     assert table.iloc[0].to_dict()["answer"] == "yes"
 
 
@@ -174,22 +189,35 @@ def test_holdout_is_stable_when_rows_are_added():
     assert 150 < first.sum() < 250
 
 
+def test_the_holdout_parts_split_the_rows_between_them(write):
+    records = [{"id": f"id-{i}", "question": "Why?", "context": "c", "answer": "c"} for i in range(300)]
+    path = write("d.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    whole, _ = normalize_file(path, settings_for("jsonl"))
+    parts = {}
+    for part in ("train", "validation"):
+        parts[part], stats = normalize_file(path, settings_for("jsonl", holdout={"fraction": 0.1, "part": part}))
+        assert stats["holdout"] == {"fraction": 0.1, "part": part, "rows": len(parts[part])}
+        assert stats["rows_written"] == 300  # before the holdout
+    assert sorted([*parts["train"]["id"], *parts["validation"]["id"]]) == sorted(whole["id"])
+    assert parts["validation"]["id"].tolist() == whole["id"][holdout_mask(whole["id"], 0.1)].tolist()
+
+
 def test_cli_writes_table_and_stats_and_fails_cleanly(write, tmp_path):
     src = write("s.json", squad_json([{"context": "c", "qas": [{"id": "a", "question": "Q?", "answers": []}]}]))
     out = tmp_path / "out" / "t.parquet"
-    run_script("normalize.py", "--format", "squad_v2_json", "--input", str(src), "--output", str(out))
+    run_script("normalize.py", "--input", str(src), "--output", str(out), "--settings", '{"format": "squad_v2_json"}')
     assert pd.read_parquet(out)["id"].tolist() == ["a"]
     assert json.loads((tmp_path / "out" / "t.parquet.stats.json").read_text())["rows_written"] == 1
 
     bad = write("bad.json", "[")
     failed = run_script(
         "normalize.py",
-        "--format",
-        "squad_v2_json",
         "--input",
         str(bad),
         "--output",
         str(tmp_path / "bad.parquet"),
+        "--settings",
+        '{"format": "squad_v2_json"}',
         check=False,
     )
     assert failed.returncode == 1
@@ -211,20 +239,20 @@ def test_a_row_with_one_field_too_many_is_refused_not_shifted(write, sep):
         f"d.{fmt}", sep.join(["qid", "query", "passage", "gold"]) + "\n" + sep.join(["q1", "Why", " now?", "ctx", "a"])
     )
     with pytest.raises(InputError, match=rf"d\.{fmt}: line 2: 5 fields, but the header has 4$"):
-        normalize_file(path, fmt, MAPPING)
+        normalize_file(path, settings_for(fmt, MAPPING))
 
 
 def test_a_row_with_too_few_fields_is_refused_not_padded(write):
     path = write("d.csv", "qid,query,passage,gold\nq1,Why?,ctx,a\nq2,Why not?,ctx\n")
     with pytest.raises(InputError, match=r"d\.csv: line 3: 3 fields, but the header has 4$"):
-        normalize_file(path, "csv", MAPPING)
+        normalize_file(path, settings_for("csv", MAPPING))
 
 
 def test_the_error_names_the_physical_line_after_quoted_newlines(write):
     text = CAUSALQA_HEADER + 'a1,"Why\nis it\r\nso?",q,"ctx, with ""quotes""",c,a,a\n\n' + "a2,Why?,q,c,c,a\n"
     path = write("c.csv", text)
     with pytest.raises(InputError, match=r"c\.csv: line 6: 6 fields, but the header has 7$"):
-        normalize_file(path, "causalqa_csv")
+        normalize_file(path, settings_for("causalqa_csv"))
 
 
 def test_quoted_fields_read_exactly_and_every_cell_is_text(write, tmp_path):
@@ -239,7 +267,7 @@ def test_quoted_fields_read_exactly_and_every_cell_is_text(write, tmp_path):
         writer.writerow(["qid", "query", "passage", "gold"])
         writer.writerow([])  # a blank line is skipped
         writer.writerows(rows)
-    table, _ = normalize_file(path, "csv", MAPPING)
+    table, _ = normalize_file(path, settings_for("csv", MAPPING))
     assert table["id"].tolist() == ["q1", "007", "q3"]
     assert table["question"].tolist() == [r[1] for r in rows]
     assert table["context"].tolist() == [r[2] for r in rows]
@@ -259,7 +287,7 @@ def test_quoted_fields_read_exactly_and_every_cell_is_text(write, tmp_path):
 def test_structural_csv_problems_are_one_line_errors(write, text, message):
     path = write("d.csv", text)
     with pytest.raises(InputError, match=message) as err:
-        normalize_file(path, "csv")
+        normalize_file(path, settings_for("csv"))
     assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
 
 
@@ -273,7 +301,7 @@ def test_a_mapped_field_the_file_lacks_is_refused_listing_its_fields(write, fmt,
     text = "qid,query,passage,gold\nq1,Why?,Because.,Because\n" if fmt == "csv" else json.dumps(records[0]) + "\n"
     path = write(f"d.{fmt}", text)
     with pytest.raises(InputError) as err:
-        normalize_file(path, fmt, {**MAPPING, column: "nope"})
+        normalize_file(path, settings_for(fmt, {**MAPPING, column: "nope"}))
     assert str(err.value) == (
         f"{path}: columns maps {column} to 'nope', which the file does not have; "
         "the file's fields: 'qid', 'query', 'passage', 'gold'"
@@ -283,13 +311,13 @@ def test_a_mapped_field_the_file_lacks_is_refused_listing_its_fields(write, fmt,
 def test_the_readme_mapping_on_a_file_without_gold_is_refused(write):
     path = write("my_qa.csv", "qid,query,passage\nq1,Why did the bridge close?,The river flooded.\n")
     with pytest.raises(InputError, match=r"columns maps answer to 'gold', which the file does not have"):
-        normalize_file(path, "csv", MAPPING)
+        normalize_file(path, settings_for("csv", MAPPING))
 
 
 def test_an_unmapped_default_column_the_file_lacks_is_refused_with_a_hint(write):
     path = write("d.jsonl", json.dumps({"question": "Why?", "text": "ctx"}) + "\n")
     with pytest.raises(InputError) as err:
-        normalize_file(path, "jsonl")
+        normalize_file(path, settings_for("jsonl"))
     assert str(err.value) == (
         f"{path}: no field 'context' or 'answer' (name the file's own under the source's columns: "
         "{context: YOUR_FIELD, answer: YOUR_FIELD}); the file's fields: 'question', 'text'"
@@ -299,7 +327,7 @@ def test_an_unmapped_default_column_the_file_lacks_is_refused_with_a_hint(write)
 def test_a_dotted_path_no_record_reaches_is_refused(write):
     path = write("d.json", json.dumps([{"q": "Why?", "c": "x", "answers": {"txt": ["x"]}}]))
     with pytest.raises(InputError, match=r"columns maps answer to 'answers\.text', which the file does not have"):
-        normalize_file(path, "json", {"question": "q", "context": "c", "answer": "answers.text"})
+        normalize_file(path, settings_for("json", {"question": "q", "context": "c", "answer": "answers.text"}))
 
 
 def test_fields_missing_on_some_records_are_row_problems(write):
@@ -311,7 +339,7 @@ def test_fields_missing_on_some_records_are_row_problems(write):
         "not a record",
     ]
     path = write("d.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
-    table, stats = normalize_file(path, "jsonl")
+    table, stats = normalize_file(path, settings_for("jsonl"))
     assert table["id"].tolist()[:2] == ["1", "2"] and len(table) == 3
     assert table["answer"].tolist() == ["c", "", ""]
     assert stats["dropped"] == {
@@ -322,7 +350,7 @@ def test_fields_missing_on_some_records_are_row_problems(write):
 
 def test_a_mapped_id_missing_on_a_row_drops_it_naming_its_line(write):
     path = write("d.csv", "qid,query,passage,gold\n,Why?,c,\nq2,Why?,c,\n")
-    table, stats = normalize_file(path, "csv", MAPPING)
+    table, stats = normalize_file(path, settings_for("csv", MAPPING))
     assert table["id"].tolist() == ["q2"]
     assert stats["dropped"] == {"missing_id": {"count": 1, "first_ids": ["line 2"]}}
 
@@ -337,15 +365,52 @@ def test_a_mapped_id_missing_on_a_row_drops_it_naming_its_line(write):
 )
 def test_bad_column_mappings_are_refused(write, fmt, columns, message):
     path = write("d.json", squad_json([]))
+    # Built in code, unchecked: the module refuses them itself (--settings refuses the last two already).
+    unchecked = NormalizeSettings(format=fmt, columns=columns, strict=False, holdout=None)
     with pytest.raises(InputError, match=message):
-        normalize_file(path, fmt, columns)
+        normalize_file(path, unchecked)
 
 
-def test_cli_refuses_columns_that_are_not_json(write, tmp_path):
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        ("{x", "not valid JSON"),
+        ('{"format": "jsonl", "columns": {"answers": "a"}}', "'answers'"),
+        ('{"columns": {}}', "'format'"),
+        ('{"format": "jsnl"}', "unknown format 'jsnl' (did you mean 'jsonl'?); the formats are "),
+        ('{"format": "csv", "holdout": {"fraction": 1, "part": "train"}}', "holdout"),
+    ],
+)
+def test_cli_refuses_bad_settings_in_one_line(write, tmp_path, settings, fragment):
     src = write("d.jsonl", json.dumps({"question": "Why?", "context": "c", "answer": "c"}) + "\n")
-    args = ["--format", "jsonl", "--input", str(src), "--output", str(tmp_path / "o.parquet"), "--columns", "{x"]
+    args = ["--input", str(src), "--output", str(tmp_path / "o.parquet"), "--settings", settings]
     failed = run_script("normalize.py", *args, check=False)
-    assert failed.returncode == 1 and failed.stderr.splitlines()[-1].startswith("error: --columns: not valid JSON")
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    last = failed.stderr.splitlines()[-1]
+    assert last.startswith("error: --settings") and fragment in last, failed.stderr
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_cli_holds_out_a_part_and_refuses_one_left_empty(write, tmp_path):
+    src = write("d.jsonl", json.dumps({"id": "a", "question": "Why?", "context": "c", "answer": "c"}) + "\n")
+    out = tmp_path / "o.parquet"
+    for part, rows in (("train", 1), ("validation", 0)):
+        holdout = json.dumps({"format": "jsonl", "holdout": {"fraction": 0.001, "part": part}})
+        result = run_script(
+            "normalize.py", "--input", str(src), "--output", str(out), "--settings", holdout, check=False
+        )
+        if rows:
+            assert result.returncode == 0, result.stderr
+            assert json.loads((tmp_path / "o.parquet.stats.json").read_text())["holdout"]["rows"] == 1
+        else:
+            assert result.returncode == 1
+            assert "no usable rows after holding out validation" in result.stderr.splitlines()[-1]
+
+
+def test_help_lists_the_settings_and_the_formats():
+    text = run_script("normalize.py", "--help").stdout
+    assert "--settings" in text and "holdout (default null)" in text
+    assert f"formats: {', '.join(FORMATS)}" in text
 
 
 # --------------------------------------------------------------------------- 3. wrong-typed SQuAD 2.0
@@ -365,13 +430,13 @@ def test_cli_refuses_columns_that_are_not_json(write, tmp_path):
 def test_wrong_typed_squad_questions_are_dropped_and_named(write, qa, reason, detail):
     good = {"id": "ok", "question": "Fine?", "answers": [{"text": "c", "answer_start": 0}]}
     path = write("s.json", squad_json([{"context": "c", "qas": [good, qa]}]))
-    table, stats = normalize_file(path, "squad_v2_json")
+    table, stats = normalize_file(path, settings_for("squad_v2_json"))
     assert table["id"].tolist() == ["ok"] and table.loc[0, "answer"] == "c"
     label = "x" if isinstance(qa, dict) else "data[0].paragraphs[0].qas[1]"
     assert stats["dropped"] == {reason: {"count": 1, "first_ids": [label]}}
     assert stats["rows_read"] == 2
     with pytest.raises(InputError, match=rf"s\.json: data\[0\]\.paragraphs\[0\]\.qas\[1\]( \(id 'x'\))?: {detail}"):
-        normalize_file(path, "squad_v2_json", strict=True)
+        normalize_file(path, settings_for("squad_v2_json", strict=True))
 
 
 def test_a_paragraph_whose_context_is_not_text_drops_its_questions(write):
@@ -379,7 +444,7 @@ def test_a_paragraph_whose_context_is_not_text_drops_its_questions(write):
         {"context": ["not", "text"], "qas": [{"id": "a", "question": "Q?"}, {"id": "b", "question": "Q?"}]},
         {"qas": [{"id": "c", "question": "No context?"}]},  # absent context: kept, counted as no_context
     ]
-    table, stats = normalize_file(write("s.json", squad_json(paragraphs)), "squad_v2_json")
+    table, stats = normalize_file(write("s.json", squad_json(paragraphs)), settings_for("squad_v2_json"))
     assert table["id"].tolist() == ["c"]
     assert stats["dropped"] == {"bad_context": {"count": 2, "first_ids": ["a", "b"]}}
     assert stats["kept"]["no_context"] == 1
@@ -398,7 +463,7 @@ def test_a_paragraph_whose_context_is_not_text_drops_its_questions(write):
 )
 def test_structural_squad_damage_names_the_json_path(write, root, message):
     with pytest.raises(InputError, match=message):
-        normalize_file(write("s.json", json.dumps(root)), "squad_v2_json")
+        normalize_file(write("s.json", json.dumps(root)), settings_for("squad_v2_json"))
 
 
 # --------------------------------------------------------------------------- 4. encodings
@@ -436,8 +501,10 @@ ENCODING_CASES = {
 @pytest.mark.parametrize("fmt", list(ENCODING_CASES))
 def test_a_byte_order_mark_reads_the_same_in_every_format(tmp_path, fmt):
     name, text = ENCODING_CASES[fmt]
-    plain, _ = normalize_file(_write_bytes(tmp_path, name, text.encode()), fmt)
-    with_bom, _ = normalize_file(_write_bytes(tmp_path, "bom-" + name, b"\xef\xbb\xbf" + text.encode()), fmt)
+    plain, _ = normalize_file(_write_bytes(tmp_path, name, text.encode()), settings_for(fmt))
+    with_bom, _ = normalize_file(
+        _write_bytes(tmp_path, "bom-" + name, b"\xef\xbb\xbf" + text.encode()), settings_for(fmt)
+    )
     pd.testing.assert_frame_equal(plain, with_bom)
     assert plain["question"].tolist() == ["Why?", "Why café?"]
 
@@ -447,7 +514,7 @@ def test_latin1_bytes_are_refused_naming_the_line(tmp_path, fmt):
     name, text = ENCODING_CASES[fmt]
     path = _write_bytes(tmp_path, name, text.encode("latin-1"))
     with pytest.raises(InputError) as err:
-        normalize_file(path, fmt)
+        normalize_file(path, settings_for(fmt))
     offset = text.encode("latin-1").index(b"\xe9")
     assert str(err.value) == f"{path}: line 3: not UTF-8 (byte 0xe9 at offset {offset})"
 
@@ -455,7 +522,7 @@ def test_latin1_bytes_are_refused_naming_the_line(tmp_path, fmt):
 def test_utf16_gets_a_hint(tmp_path):
     path = _write_bytes(tmp_path, "d.csv", "id,question\n".encode("utf-16"))
     with pytest.raises(InputError, match=r"line 1: not UTF-8 .*it looks like UTF-16, save it as UTF-8"):
-        normalize_file(path, "csv")
+        normalize_file(path, settings_for("csv"))
 
 
 @pytest.mark.parametrize(
@@ -473,7 +540,7 @@ def test_utf16_gets_a_hint(tmp_path):
 )
 def test_invalid_json_names_line_and_column(write, fmt, text, message):
     with pytest.raises(InputError, match=message):
-        normalize_file(write("d.json", text), fmt)
+        normalize_file(write("d.json", text), settings_for(fmt))
 
 
 # --------------------------------------------------------------------------- 5. CausalQA answer agreement
@@ -488,7 +555,7 @@ def test_causalqa_answer_and_processed_agree_on_answerability(write):
         + "both,Why?,why?,ctx,ctx,Y,y\n"
         + "neither,Why?,why?,ctx,ctx,,\n",
     )
-    table, stats = normalize_file(path, "causalqa_csv")
+    table, stats = normalize_file(path, settings_for("causalqa_csv"))
     rows = table.set_index("id")
     assert rows.loc["raw_empty", "answer"] == "because Y\tY"
     assert rows.loc["raw_empty", "answer_processed"] == "because Y\tY"
@@ -501,11 +568,11 @@ def test_causalqa_answer_and_processed_agree_on_answerability(write):
 
 def test_an_answer_that_vanishes_when_processed_is_dropped(write):
     path = write("d.jsonl", json.dumps({"id": "1", "question": "Why?", "context": "<br>", "answer": "<br>"}) + "\n")
-    table, stats = normalize_file(path, "jsonl")
+    table, stats = normalize_file(path, settings_for("jsonl"))
     assert table.empty
     assert stats["dropped"] == {"answer_empty_when_processed": {"count": 1, "first_ids": ["1"]}}
     path = write("c.csv", CAUSALQA_HEADER + "a,Why?,why?,ctx,ctx,<br>,\nb,Why?,why?,ctx,ctx,<b>Y</b>\t<br>,\n")
-    table, stats = normalize_file(path, "causalqa_csv")
+    table, stats = normalize_file(path, settings_for("causalqa_csv"))
     assert table["answer_processed"].tolist() == ["y"]  # no empty gold left behind for "<br>"
     assert stats["dropped"] == {"answer_empty_when_processed": {"count": 1, "first_ids": ["a"]}}
     assert stats["kept"]["processed_from_answer"] == 1
@@ -514,7 +581,7 @@ def test_an_answer_that_vanishes_when_processed_is_dropped(write):
 def test_strict_mode_names_the_csv_line_and_a_lone_surrogate_is_not_text(write):
     path = write("d.csv", "id,question,context,answer\na,Why?,c,\na,Again?,c,\n")
     with pytest.raises(InputError, match=r"d\.csv: line 3 \(id 'a'\): id appears earlier in the file$"):
-        normalize_file(path, "csv", strict=True)
+        normalize_file(path, settings_for("csv", strict=True))
     path = write("d.jsonl", '{"id": "a", "question": "Why \\ud800?", "context": "", "answer": ""}\n')
-    table, stats = normalize_file(path, "jsonl")
+    table, stats = normalize_file(path, settings_for("jsonl"))
     assert table.empty and stats["dropped"] == {"invalid_text": {"count": 1, "first_ids": ["a"]}}

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
+from t5qa.formats import FORMATS
 from t5qa.normalize import normalize_file
+from t5qa.settings import NormalizeSettings
 from t5qa.text import process_text, split_answers
 
 from .conftest import REPO, SCRIPTS
@@ -26,9 +28,8 @@ EXAMPLES = int(os.environ.get("T5QA_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BOM = "\ufeff"
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# The text formats `render` writes (with parquet and hub, which read the same files, every registered format).
 TEXT_FORMATS = ("csv", "tsv", "causalqa_csv", "jsonl", "json", "squad_v2_json")
-EXTENSIONS = {"csv": "csv", "tsv": "tsv", "causalqa_csv": "csv", "jsonl": "jsonl", "json": "json"}
-EXTENSIONS |= {"squad_v2_json": "json", "parquet": "parquet"}
 
 # Text with the characters that break naive readers mixed in: delimiters, quotes, line breaks, a BOM, NUL.
 TRICKY = st.sampled_from([",", '"', '""', "\n", "\r\n", "\r", "\t", BOM, "\u2028", "\x85", "\x00", " ", "é", "<b>"])
@@ -92,6 +93,11 @@ def render(fmt: str, rows: list[dict], draw_flag) -> str:
     return (BOM if bom else "") + body
 
 
+def settings_for(fmt: str, columns: dict | None = None, strict: bool = False) -> NormalizeSettings:
+    """The step's settings, checked as the script checks its --settings (no columns: {})."""
+    return NormalizeSettings.from_dict({"format": fmt, "columns": columns or {}, "strict": strict})
+
+
 def check_table(table: pd.DataFrame, stats: dict) -> None:
     """What every table normalize returns must satisfy, whatever it was made from."""
     assert list(table.columns) == UNIFORM_COLUMNS
@@ -107,7 +113,7 @@ def check_table(table: pd.DataFrame, stats: dict) -> None:
 def table_or_input_error(path: Path, fmt: str, columns=None, strict=False):
     """Run normalize; anything but a table or a one-line InputError naming the file fails the test."""
     try:
-        table, stats = normalize_file(path, fmt, columns, strict)
+        table, stats = normalize_file(path, settings_for(fmt, columns, strict))
     except InputError as err:
         assert str(err).startswith(f"{path}: "), str(err)
         assert "\n" not in str(err) and "\r" not in str(err), str(err)
@@ -117,9 +123,14 @@ def table_or_input_error(path: Path, fmt: str, columns=None, strict=False):
 
 
 def write_file(folder: str, fmt: str, data: bytes | str) -> Path:
-    path = Path(folder) / f"input.{EXTENSIONS[fmt]}"
+    path = Path(folder) / f"input.{FORMATS[fmt].extension}"
     path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     return path
+
+
+def test_every_registered_format_is_fuzzed():
+    assert {*TEXT_FORMATS, "parquet", "hub"} == set(FORMATS)
+    assert FORMATS["hub"].read is FORMATS["parquet"].read
 
 
 # --------------------------------------------------------------------------- lossless round trips
@@ -137,7 +148,7 @@ def test_well_formed_files_read_back_exactly(fmt, rows, data):
             pd.DataFrame(frame).to_parquet(path)
         else:
             path = write_file(folder, fmt, render(fmt, rows, lambda: data.draw(st.booleans())))
-        table, stats = normalize_file(path, fmt)
+        table, stats = normalize_file(path, settings_for(fmt))
     check_table(table, stats)
     assert stats["dropped"] == {}
     assert table["id"].tolist() == [r["id"] for r in rows]
@@ -168,7 +179,7 @@ def test_wrong_field_counts_name_the_physical_line(rows, sep, bom, crlf, data):
     with tempfile.TemporaryDirectory() as folder:
         path = write_file(folder, fmt, text_out)
         if first_bad is None:
-            read, _ = normalize_file(path, fmt, mapping)
+            read, _ = normalize_file(path, settings_for(fmt, mapping))
             assert read[["id", "question", "context"]].values.tolist() == [[r[0], r[1], r[2]] for r in table[1:]]
             assert read["answer"].tolist() == [r[3] for r in table[1:]]
             return
@@ -176,7 +187,7 @@ def test_wrong_field_counts_name_the_physical_line(rows, sep, bom, crlf, data):
         before = write_delimited(table[:first_bad], sep, False, crlf)
         line = len(LINE_BREAK.findall(before)) + 1
         try:
-            normalize_file(path, fmt, mapping)
+            normalize_file(path, settings_for(fmt, mapping))
         except InputError as err:
             assert str(err) == f"{path}: line {line}: {len(table[first_bad])} fields, but the header has 4"
         else:
@@ -314,7 +325,7 @@ def test_absurd_sizes_read_exactly_or_fail_cleanly(tmp_path):
     path.write_text(
         write_delimited([wide.split(","), ["1", "Why?", long_context, "word"] + [""] * 3000], ",", False, True)
     )
-    table, _ = normalize_file(path, "csv")
+    table, _ = normalize_file(path, settings_for("csv"))
     assert table.loc[0, "context"] == long_context
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 200_000)
@@ -331,9 +342,13 @@ def test_absurd_sizes_read_exactly_or_fail_cleanly(tmp_path):
 
 
 def run_cli(path: Path, fmt: str, out: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(SCRIPTS / "normalize.py"), "--format", fmt, "--input", str(path)]
+    command = [sys.executable, str(SCRIPTS / "normalize.py"), "--input", str(path), "--output", str(out / "t.parquet")]
     return subprocess.run(
-        [*command, "--output", str(out / "t.parquet")], capture_output=True, text=True, cwd=REPO, env=dict(os.environ)
+        [*command, "--settings", json.dumps({"format": fmt})],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
     )
 
 

@@ -67,20 +67,20 @@ def test_generation_setting_reruns_predict_and_metrics(built, change):
     assert set(plan(root, edited(config, "predict", **change))) == {"predict", "metrics"}
 
 
-@pytest.mark.parametrize(
-    "change",
-    [{"max_source_length": 100}, {"max_target_length": 12}, {"template": "context: {context} question: {question}"}],
-)
+@pytest.mark.parametrize("change", [{"max_source_length": 100}, {"max_target_length": 12}])
 def test_tokenization_setting_reruns_tokenize_and_downstream(built, change):
     root, config = built
-    assert set(plan(root, edited(config, "tokenize", **change))) == {"tokenize"} | DOWNSTREAM_OF_TRAIN
+    assert set(plan(root, edited(config, "tokenize", **change))) == {"tokenize_data"} | DOWNSTREAM_OF_TRAIN
 
 
-def test_unanswerable_target_also_retrains_a_scratch_tokenizer(built):
-    # The scratch tokenizer learns the target word too; a hub tokenizer would not rerun.
+@pytest.mark.parametrize(
+    "change", [{"unanswerable_target": "none"}, {"template": "context: {context} question: {question}"}]
+)
+def test_target_word_and_template_also_retrain_a_scratch_tokenizer(built, change):
+    # The scratch tokenizer learns the template's words and the target word too; a hub tokenizer would not rerun.
     root, config = built
-    jobs = plan(root, edited(config, "tokenize", unanswerable_target="none"))
-    assert set(jobs) == {"scratch_tokenizer", "scratch_model", "tokenize"} | DOWNSTREAM_OF_TRAIN
+    jobs = plan(root, edited(config, "tokenize", **change))
+    assert set(jobs) == {"scratch_tokenizer", "scratch_model", "tokenize_data"} | DOWNSTREAM_OF_TRAIN
 
 
 def test_source_option_reruns_only_that_source(built):
@@ -90,7 +90,7 @@ def test_source_option_reruns_only_that_source(built):
     jobs = plan(root, new)
     assert jobs["normalize"] == 2  # tiny_causalqa train + validation, not tiny_squad
     assert "download" not in jobs
-    assert {"scratch_tokenizer", "tokenize", "train"} <= set(jobs)
+    assert {"scratch_tokenizer", "tokenize_data", "train"} <= set(jobs)
 
 
 def test_new_source_in_a_dataset_runs_only_its_own_data_steps(built):
@@ -107,7 +107,7 @@ def test_new_source_in_a_dataset_runs_only_its_own_data_steps(built):
     jobs = plan(root, new)
     assert jobs["download"] == 1  # extra's train file (its validation is carved out of it)
     assert jobs["normalize"] == 2  # extra's train and carved validation
-    assert {"tokenize", "train", "predict", "metrics"} <= set(jobs)
+    assert {"tokenize_data", "train", "predict", "metrics"} <= set(jobs)
 
 
 def test_new_dataset_runs_only_its_own_chain(built):
@@ -117,7 +117,7 @@ def test_new_dataset_runs_only_its_own_chain(built):
     jobs = plan(root, new, "results/metrics/tiny.json", "results/metrics/squad_only.json")
     assert "download" not in jobs and "normalize" not in jobs
     assert all(count == 1 for count in jobs.values())  # one chain: squad_only's
-    assert {"tokenize", "train", "predict", "metrics"} <= set(jobs)
+    assert {"tokenize_data", "train", "predict", "metrics"} <= set(jobs)
 
 
 def test_model_change_reruns_model_and_training_only(built):
@@ -136,7 +136,7 @@ def test_resource_changes_rerun_nothing(built):
         "predict:mem_mb=1234",
         "--set-threads",
         "train=3",
-        "tokenize=2",
+        "tokenize_data=2",
     )
     assert plan(root, config, extra=extra) == {}
 

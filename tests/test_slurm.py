@@ -13,7 +13,7 @@ import yaml
 from .slurm_cluster import Unavailable, start_cluster
 from .workflow_helpers import REPO, snakemake
 
-COMPUTE_RULES = {"normalize", "scratch_tokenizer", "scratch_model", "tokenize", "train", "predict", "metrics"}
+COMPUTE_RULES = {"normalize", "scratch_tokenizer", "scratch_model", "tokenize_data", "train", "predict", "metrics"}
 GPU_RULES = {"train", "predict"}
 DEMO_STEPS_PER_EPOCH = 75  # 2,400 training questions, batch 32
 

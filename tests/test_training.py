@@ -38,7 +38,8 @@ def prepared(tmp_path_factory):
     for name, spec in sources.items():
         for split in ("train", "validation"):
             out = root / "normalized" / name / f"{split}.parquet"
-            run_script("normalize.py", "--format", spec["format"], "--input", spec[split]["path"], "--output", str(out))
+            settings = json.dumps({"format": spec["format"]})
+            run_script("normalize.py", "--settings", settings, "--input", spec[split]["path"], "--output", str(out))
             tables.setdefault(split, []).append(f"{name}={out}")
     scratch = TINY_MODEL["scratch"]
     run_script(

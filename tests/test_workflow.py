@@ -19,7 +19,7 @@ def test_dry_run_of_the_real_targets_plans_the_right_jobs(tmp_path):
         "prefetch_hub": 2,
         "download": 2,
         "normalize": 2,
-        "tokenize": 1,
+        "tokenize_data": 1,
         "train": 1,
         "predict": 1,
         "metrics": 1,
@@ -30,7 +30,7 @@ def test_dry_run_of_the_real_targets_plans_the_right_jobs(tmp_path):
         "download_archive": 1,
         "download": 18,
         "normalize": 18,
-        "tokenize": 1,
+        "tokenize_data": 1,
         "train": 1,
         "predict": 1,
         "metrics": 1,
@@ -69,7 +69,7 @@ def test_whole_dag_on_tiny_data(tmp_path):
     assert not (tmp_path / "results" / "checkpoints" / "tiny").exists()  # removed once the model is saved
     for log in [
         "normalize/tiny_squad/train.log",
-        "tokenize/tiny.log",
+        "tokenize_data/tiny.log",
         "train/tiny.log",
         "predict/tiny.log",
         "metrics/tiny.log",

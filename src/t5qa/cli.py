@@ -20,12 +20,25 @@ def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
 
 
-def parse_settings(text: str, where: str = "--settings") -> dict:
-    """Step settings arrive as one JSON object (the rule's tracked params)."""
+def load_json(text: str, where: str):
+    """JSON text read exactly or refused: a key given twice is an error (json.loads keeps the last silently)."""
+
+    def unique_keys(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            raise InputError(f"{where}: key {repeated[0]!r} given twice")
+        return dict(pairs)
+
     try:
-        settings = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
-        raise InputError(f"{where}: not valid JSON ({err})") from err
+        return json.loads(text, object_pairs_hook=unique_keys)
+    except (ValueError, RecursionError) as err:  # ValueError also covers numbers of over 4300 digits
+        raise InputError(f"{where}: not valid JSON ({first_line(err)})") from err
+
+
+def parse_settings(text: str, where: str = "--settings") -> dict:
+    """A JSON object given on the command line."""
+    settings = load_json(text, where)
     if not isinstance(settings, dict):
         raise InputError(f"{where}: must be a JSON object, not {json_kind(settings)}")
     return settings
@@ -80,18 +93,6 @@ def require(settings: dict, required: dict[str, Kind], optional: dict[str, Kind]
     if problems:
         raise InputError(f"{where}: {'; '.join(problems)}")
     return settings
-
-
-def check_range(settings: dict, ranges: dict[str, tuple[float | None, float | None]], where="--settings") -> None:
-    """Numbers outside [low, high] (None: no bound), e.g. a batch size of 0; non-numbers (e.g. "auto") are skipped."""
-    for key, (low, high) in ranges.items():
-        value = settings.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        if low is not None and not value >= low:
-            raise InputError(f"{where}: {key} must be at least {low}, not {value}")
-        if high is not None and not value <= high:
-            raise InputError(f"{where}: {key} must be at most {high}, not {value}")
 
 
 def split_name(arg: str, where: str) -> tuple[str | None, Path]:

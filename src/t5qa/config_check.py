@@ -7,9 +7,8 @@ import difflib
 
 from t5qa.download import check_location
 from t5qa.errors import InputError
-
-SPLITS = ("train", "validation")
-FIXED_LAYOUT_FORMATS = ("squad_v2_json", "causalqa_csv")  # their own field names; no column mapping
+from t5qa.formats import FORMATS, get_format
+from t5qa.sources import SPLITS
 
 
 def _undeclared(kind: str, name: str, section: str, declared) -> str:
@@ -30,11 +29,17 @@ def config_problems(config: dict) -> list[str]:
         except InputError as err:
             problems.append(str(err))
     for name, spec in sources.items():
-        if spec.get("columns") and spec.get("format") in FIXED_LAYOUT_FORMATS:
-            problems.append(
-                f"source {name!r}: format {spec['format']} has a fixed layout; 'columns' applies to "
-                "csv/tsv/jsonl/json/parquet/hub sources only: remove it"
-            )
+        try:
+            fmt = get_format(spec.get("format"), where=f"source {name!r}")
+        except InputError as err:
+            problems.append(str(err))
+        else:
+            if spec.get("columns") and not fmt.takes_columns:
+                generic = "/".join(other.name for other in FORMATS.values() if other.takes_columns)
+                problems.append(
+                    f"source {name!r}: format {fmt.name} has a fixed layout; 'columns' applies to "
+                    f"{generic} sources only: remove it"
+                )
         for split in SPLITS:
             location = spec.get(split)
             if location is None:

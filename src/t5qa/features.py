@@ -10,10 +10,9 @@ from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError
 
 from t5qa.errors import InputError
+from t5qa.settings import TokenizeSettings
 from t5qa.text import split_answers
 
-DEFAULT_TEMPLATE = "question: {question} context: {context}"
-DEFAULT_UNANSWERABLE = "unanswerable"
 TEMPLATE_FIELDS = {"question", "context"}
 # Characters T5's sentencepiece vocabulary cannot represent: a template using them silently loses them.
 T5_LOST_CHARACTERS = {"\n": "newline (becomes a plain space)", "{": "'{'", "}": "'}'", "<": "'<'"}
@@ -60,16 +59,13 @@ def prediction_to_answer(prediction: str, unanswerable: str) -> str:
     return "" if prediction.strip() == unanswerable else prediction.strip()
 
 
-def make_tokenize_fn(
-    tokenizer,
-    template: str,
-    unanswerable: str,
-    max_source_length: int,
-    max_target_length: int,
-    text_columns: str = "raw",
-):
+def make_tokenize_fn(tokenizer, settings: TokenizeSettings):
     """A batched `datasets.map` function: no padding here (the collator pads per batch)."""
-    q_col, c_col = ("question", "context") if text_columns == "raw" else ("question_processed", "context_processed")
+    template, unanswerable = settings.template, settings.unanswerable_target
+    max_source_length, max_target_length = settings.max_source_length, settings.max_target_length
+    q_col, c_col = (
+        ("question", "context") if settings.text_columns == "raw" else ("question_processed", "context_processed")
+    )
 
     def tokenize(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         inputs = [render_input(template, q, c) for q, c in zip(batch[q_col], batch[c_col])]

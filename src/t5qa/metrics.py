@@ -1,102 +1,191 @@
-"""EM/F1 exactly as the official SQuAD v2.0 evaluation script computes them, plus ROUGE-L.
-
-The official rules: lower-case, strip punctuation and the articles a/an/the, collapse spaces; golds
-that normalise to nothing are dropped and an unanswerable question has the single gold "";
-the score is the max over golds; an empty prediction against an empty gold scores 1.
-"""
+"""Score a predictions JSONL against normalised reference tables: overall and per source."""
 
 from __future__ import annotations
 
-import collections
-import re
-import string
+from collections import Counter
+from pathlib import Path
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = set(string.punctuation)
+import pandas as pd
 
-
-def normalize_answer(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+from t5qa.cli import load_json, read_table
+from t5qa.errors import InputError
+from t5qa.scoring import aggregate, normalize_answer, score_one
+from t5qa.text import split_answers
 
 
-def get_tokens(text: str) -> list[str]:
-    return normalize_answer(text).split() if text else []
+def gold_answers(answer: str, answer_processed: str) -> list[str]:
+    """The raw golds; a release whose processed column lists more golds (CausalQA) contributes those."""
+    raw, processed = split_answers(answer), split_answers(answer_processed)
+    return raw if len(raw) >= len(processed) else processed
 
 
-def compute_exact(gold: str, prediction: str) -> int:
-    return int(normalize_answer(gold) == normalize_answer(prediction))
+def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
+    names = [name for name, _ in references]
+    for name in names:
+        if names.count(name) > 1:
+            paths = [str(path) for n, path in references if n == name]
+            raise InputError(
+                f"--references: {len(paths)} references are named {name!r} ({', '.join(paths)}); "
+                "name each one SOURCE=PATH"
+            )
+    frames = []
+    for source, path in references:
+        frame = read_table(path, ["id", "answer", "answer_processed"], "reference table")
+        frame.insert(0, "source", source)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
-def compute_f1(gold: str, prediction: str) -> float:
-    gold_tokens, pred_tokens = get_tokens(gold), get_tokens(prediction)
-    if not gold_tokens or not pred_tokens:
-        return float(gold_tokens == pred_tokens)  # empty vs empty = 1, else 0
-    common = collections.Counter(gold_tokens) & collections.Counter(pred_tokens)
-    overlap = sum(common.values())
-    if overlap == 0:
-        return 0.0
-    precision, recall = overlap / len(pred_tokens), overlap / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+def load_predictions(path: Path) -> list[dict]:
+    """One JSON object per line: a text 'id' and 'prediction', and optionally the 'source' it belongs to."""
+    if not path.is_file():
+        raise InputError(f"{path}: predictions file not found")
+    rows = []
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM is fine, as for the data
+            except UnicodeDecodeError as err:
+                raise InputError(f"{path}: line {number} is not UTF-8 text ({err.reason})") from err
+            if not line.strip():
+                continue
+            row = load_json(line, f"{path}: line {number}")
+            rows.append(_check_prediction(row, f"{path}: line {number}"))
+    if not rows:
+        raise InputError(f"{path}: no predictions")
+    return rows
 
 
-def official_golds(answers: list[str]) -> list[str]:
-    golds = [a for a in answers if normalize_answer(a)]
-    return golds or [""]
+def _check_prediction(row, where: str) -> dict:
+    if not isinstance(row, dict):
+        raise InputError(f"{where} is not a JSON object")
+    if not isinstance(row.get("id"), str) or not isinstance(row.get("prediction"), str):
+        raise InputError(f"{where} needs a text 'id' and a text 'prediction'")
+    if not isinstance(row.get("source"), str | None):
+        raise InputError(f"{where}: 'source' must be text (the source the question comes from)")
+    for key in ("id", "prediction", "source"):
+        try:
+            (row.get(key) or "").encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate escape such as "\ud800"
+            raise InputError(f"{where}: {key!r} is not valid Unicode text") from err
+    return row
 
 
-def rouge_l(gold: str, prediction: str) -> tuple[float, float, float]:
-    """ROUGE-L precision, recall, F1 over the official normalised tokens (empty vs empty = 1)."""
-    gold_tokens, pred_tokens = get_tokens(gold), get_tokens(prediction)
-    if not gold_tokens or not pred_tokens:
-        same = float(gold_tokens == pred_tokens)
-        return same, same, same
-    previous = [0] * (len(pred_tokens) + 1)
-    for g in gold_tokens:
-        current = [0]
-        for j, p in enumerate(pred_tokens):
-            current.append(previous[j] + 1 if g == p else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0, 0.0, 0.0
-    precision, recall = lcs / len(pred_tokens), lcs / len(gold_tokens)
-    return precision, recall, 2 * precision * recall / (precision + recall)
+def name_references(
+    references: list[tuple[str | None, Path]], predictions: list[dict]
+) -> tuple[list[tuple[str, Path]], bool]:
+    """Name the references given without NAME= (None); also returns whether predictions match by id alone.
+
+    One unnamed reference matches predictions by id alone, whatever source they carry (a table copied out of
+    results/normalized/<source>/ keeps no trace of its source); it is named after the predictions' source when
+    they all carry the same one, else after its folder. Several unnamed ones are named after their folders.
+    """
+    if len(references) == 1 and references[0][0] is None:
+        path = references[0][1]
+        carried = {row.get("source") for row in predictions} - {None}
+        return [(carried.pop() if len(carried) == 1 else folder_name(path), path)], True
+    return [(name if name is not None else folder_name(path), path) for name, path in references], False
 
 
-def score_one(answers: list[str], prediction: str) -> dict[str, float]:
-    golds = official_golds(answers)
-    rouge = max((rouge_l(g, prediction) for g in golds), key=lambda prf: prf[2])
-    return {
-        "exact": max(compute_exact(g, prediction) for g in golds),
-        "f1": max(compute_f1(g, prediction) for g in golds),
-        "rougeL_precision": rouge[0],
-        "rougeL_recall": rouge[1],
-        "rougeL_f1": rouge[2],
-    }
+def folder_name(path: Path) -> str:
+    return Path(path).resolve().parent.name
 
 
-def aggregate(scores: list[dict[str, float]], has_answer: list[bool]) -> dict[str, float]:
-    """The official script's keys and 0-100 scale, plus ROUGE-L."""
+def match_predictions(
+    predictions: list[dict], refs: pd.DataFrame, path: Path, by_id: bool = False
+) -> dict[tuple[str, str], str]:
+    """Key every prediction by (source, id); every reference needs exactly one prediction."""
+    names = list(dict.fromkeys(refs["source"]))
+    carried = sorted({row["source"] for row in predictions if row.get("source") is not None})
+    hint = ""
+    if by_id:  # one reference given without a name: whatever source a prediction names, its id decides
+        predictions = [{**row, "source": names[0]} for row in predictions]
+        if len(carried) > 1:
+            hint = f"; the predictions carry the sources {carried}: give a reference for each, as SOURCE=PATH"
+    elif strangers := [source for source in carried if source not in names]:
+        raise InputError(
+            f"{path}: the predictions carry the sources {carried}, but the references are named {names} "
+            f"(a reference given without NAME= is named after its folder); name each reference SOURCE=PATH, "
+            f"e.g. --references {strangers[0]}=PATH"
+        )
+    sources_per_id = Counter(refs["id"])
+    source_of_id = dict(zip(refs["id"], refs["source"]))
+    matched: dict[tuple[str, str], str] = {}
+    for row in predictions:
+        source = row.get("source")
+        if source is None:
+            if sources_per_id[row["id"]] > 1:
+                raise InputError(f"{path}: id {row['id']!r} is in several sources; add a 'source' field")
+            source = source_of_id.get(row["id"])
+        key = (source, row["id"])
+        if key in matched:
+            raise InputError(f"{path}: two predictions for id {row['id']!r} (source {source})")
+        matched[key] = row["prediction"]
+    expected = set(zip(refs["source"], refs["id"]))
+    missing, unknown = expected - matched.keys(), matched.keys() - expected
+    if missing:
+        raise InputError(
+            f"{path}: {len(missing)} reference ids have no prediction, e.g. {_examples(missing, not by_id)}"
+        )
+    if unknown:
+        raise InputError(
+            f"{path}: {len(unknown)} predictions match no reference id, e.g. {_examples(unknown, not by_id)}{hint}"
+        )
+    return matched
 
-    def block(prefix: str, rows: list[dict[str, float]]) -> dict[str, float]:
-        total = len(rows)
-        out = {
-            f"{prefix}exact": 100.0 * sum(r["exact"] for r in rows) / total,
-            f"{prefix}f1": 100.0 * sum(r["f1"] for r in rows) / total,
-            f"{prefix}total": total,
+
+def _examples(keys: set[tuple[str | None, str]], with_source: bool = True) -> list[str]:
+    return [f"{source}:{id_}" if source and with_source else id_ for source, id_ in sorted(keys, key=str)[:5]]
+
+
+def evaluate(
+    predictions_path: Path, references: list[tuple[str | None, Path]], train_answers: list[str] | None = None
+) -> dict:
+    """Score a predictions file against (SOURCE, PATH) references; SOURCE None: unnamed (see name_references)."""
+    predictions = load_predictions(predictions_path)
+    references, by_id = name_references(references, predictions)
+    return score(predictions, references, predictions_path, train_answers, by_id)
+
+
+def score(
+    predictions: list[dict],
+    references: list[tuple[str, Path]],
+    predictions_path: Path,
+    train_answers: list[str] | None = None,
+    by_id: bool = False,
+) -> dict:
+    refs = load_references(references)
+    matched = match_predictions(predictions, refs, predictions_path, by_id)
+    golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]
+    has_answer = [bool(g) for g in golds]
+    predictions = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]
+    scores = [score_one(g, p) for g, p in zip(golds, predictions)]
+    result = aggregate(scores, has_answer)
+    sources = list(dict.fromkeys(refs["source"]))
+    if len(sources) > 1:
+        result["per_source"] = {
+            name: aggregate(
+                [s for s, src in zip(scores, refs["source"]) if src == name],
+                [h for h, src in zip(has_answer, refs["source"]) if src == name],
+            )
+            for name in sources
         }
-        return out
-
-    result = block("", scores) if scores else {"exact": 0.0, "f1": 0.0, "total": 0}
-    has = [s for s, h in zip(scores, has_answer) if h]
-    no = [s for s, h in zip(scores, has_answer) if not h]
-    if has:
-        result.update(block("HasAns_", has))
-    if no:
-        result.update(block("NoAns_", no))
-    for key in ("rougeL_precision", "rougeL_recall", "rougeL_f1"):
-        result[key] = 100.0 * sum(s[key] for s in scores) / len(scores) if scores else 0.0
+    result["baselines"] = baselines(golds, has_answer, train_answers)
     return result
+
+
+def baselines(golds: list[list[str]], has_answer: list[bool], train_answers: list[str] | None) -> dict:
+    """Trivial predictors to read the model's numbers against."""
+    out = {"always_empty": _exact_f1(golds, has_answer, "")}
+    if train_answers:
+        counts = Counter(normalize_answer(a) for cell in train_answers for a in split_answers(cell)[:1])
+        counts.pop("", None)
+        if counts:
+            answer = counts.most_common(1)[0][0]
+            out["most_frequent_answer"] = {"answer": answer, **_exact_f1(golds, has_answer, answer)}
+    return out
+
+
+def _exact_f1(golds, has_answer, prediction: str) -> dict:
+    summary = aggregate([score_one(g, prediction) for g in golds], has_answer)
+    return {"exact": summary["exact"], "f1": summary["f1"]}

@@ -1,37 +1,51 @@
-"""What the config says about a source: its splits, where each comes from, its raw file's extension."""
+"""What the config says about a source: its splits, where each split's raw file comes from, and how the normalize
+step reads each split. A split without its own file is carved out of train: this module alone decides how.
+
+The specs are the validated config's: Snakemake has filled in the schema's defaults (validation_fraction, columns,
+strict), so they are read as they are, never defaulted again here.
+"""
 
 from __future__ import annotations
 
-EXTENSIONS = {
-    "squad_v2_json": "json",
-    "causalqa_csv": "csv",
-    "csv": "csv",
-    "tsv": "tsv",
-    "jsonl": "jsonl",
-    "json": "json",
-    "parquet": "parquet",
-    "hub": "parquet",  # a hub split is saved as parquet by the download step
-}
+from t5qa.formats import FORMATS
+
+SPLITS = ("train", "validation")  # every source has a train file; validation may be carved out of it
 
 
 def raw_extension(spec: dict) -> str:
-    return EXTENSIONS[spec["format"]]
+    """The extension of the source's raw files (its format's, in the registry)."""
+    return FORMATS[spec["format"]].extension
 
 
-def source_splits(spec: dict) -> list[str]:
-    return [split for split in ("train", "validation") if split in spec]
+def read_split(spec: dict, split: str) -> str:
+    """The split whose raw file `split` is read from: its own, or train's when it has none."""
+    return split if split in spec else "train"
 
 
-def split_spec(spec: dict, split: str, split_family: str = "original") -> dict:
-    """Where one split comes from: {url|path, md5?, sha256?}, {archive, member} or {hub, config?, split}.
-
-    A split the source lacks is carved out of train by id hash (`validation_fraction`).
-    """
-    if spec.get("unavailable"):
-        raise ValueError(spec["unavailable"])
+def split_spec(spec: dict, split: str, split_family: str) -> dict:
+    """Where a split with its own file comes from: {url|path, md5?, sha256?}, {archive, member} or
+    {hub, config?, split}, with `{split_family}` in a member's path filled in."""
+    _check_available(spec)
     if split not in spec:
-        return {"carved_from": "train", "fraction": spec.get("validation_fraction", 0.1)}
+        raise ValueError(f"the source has no {split} file: its {split} table is carved out of train's file")
     location = dict(spec[split])
     if "member" in location:
         location["member"] = location["member"].format(split_family=split_family)
     return location
+
+
+def normalize_settings(spec: dict, split: str) -> dict:
+    """The normalize step's settings (t5qa.settings.NormalizeSettings) for one split, as a plain dict.
+
+    A source without a validation file has both its tables carved out of its train file by id hash: validation
+    keeps `validation_fraction` of the rows and train the rest, so the two never share a row.
+    """
+    _check_available(spec)
+    holdout = None if "validation" in spec else {"fraction": spec["validation_fraction"], "part": split}
+    return {"format": spec["format"], "columns": spec["columns"], "strict": spec["strict"], "holdout": holdout}
+
+
+def _check_available(spec: dict) -> None:
+    """A source the config marks unavailable stops the DAG with the config's own explanation."""
+    if spec.get("unavailable"):
+        raise ValueError(spec["unavailable"])

@@ -1,21 +1,30 @@
-# Helpers shared by the rules: config lookups, canonical params, script paths.
+# Helpers shared by the rules: config lookups, tracked settings, the files a step depends on.
 
 import json
-import shlex
 from pathlib import Path
 
-from t5qa.sources import raw_extension, split_spec, source_splits
+from t5qa.settings import (
+    PredictSettings,
+    ScratchModelSettings,
+    ScratchTokenizerSettings,
+    TokenizeSettings,
+    TrainSettings,
+)
+from t5qa import sources as source_specs
+from t5qa.formats import FORMATS
+from t5qa.sources import SPLITS, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
 SCRIPTS = ROOT / "workflow" / "scripts"
 LIBRARY = ROOT / "src" / "t5qa"
-SPLITS = ["train", "validation"]
+# What every step's CLI shares: error reporting, atomic writes, settings parsing.
+SHARED_MODULES = ("cli.py", "errors.py", "atomic.py", "settings.py")
 
 
 wildcard_constraints:
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
-    split="train|validation",
+    split="|".join(SPLITS),
 
 
 def canonical(obj):
@@ -24,13 +33,9 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def script(name):
+def step_script(name):
     """A step's script is an input, so editing it reruns the step (and everything downstream)."""
     return str(SCRIPTS / name)
-
-
-# What every step's CLI shares: error reporting, atomic writes, settings checks.
-SHARED_MODULES = ("cli.py", "errors.py", "atomic.py")
 
 
 def modules(*names):
@@ -53,17 +58,16 @@ def source_config(source):
 def raw_file(source, split):
     """The raw file a split is read from (a split carved out of train reads train's file)."""
     spec = source_config(source)
-    read_split = split if split in source_splits(spec) else "train"
-    return f"results/raw/{source}/{read_split}.{raw_extension(spec)}"
+    return expand(rules.download.output.raw, source=source, split=read_split(spec, split), ext=raw_extension(spec))[0]
 
 
 def normalized(sources, split):
-    return [f"results/normalized/{s}/{split}.parquet" for s in sources]
+    return expand(rules.normalize.output.table, source=sources, split=split)
 
 
 def named_tables(sources, split):
     """SOURCE=PATH arguments for the scripts."""
-    return " ".join(f"{s}=results/normalized/{s}/{split}.parquet" for s in sources)
+    return " ".join(f"{s}={path}" for s, path in zip(sources, normalized(sources, split)))
 
 
 def is_scratch(key):
@@ -71,11 +75,15 @@ def is_scratch(key):
 
 
 def tokenizer_location(dataset):
-    return f"results/scratch/{dataset}/tokenizer" if is_scratch("tokenizer") else config["model"]["tokenizer"]
+    if is_scratch("tokenizer"):
+        return expand(rules.scratch_tokenizer.output.tokenizer, dataset=dataset)[0]
+    return config["model"]["tokenizer"]
 
 
 def model_location(dataset):
-    return f"results/scratch/{dataset}/model" if is_scratch("name_or_path") else config["model"]["name_or_path"]
+    if is_scratch("name_or_path"):
+        return expand(rules.scratch_model.output.model, dataset=dataset)[0]
+    return config["model"]["name_or_path"]
 
 
 def launcher(wildcards, resources):
@@ -91,24 +99,25 @@ def launcher(wildcards, resources):
     )
 
 
+def step_settings(settings_class):
+    """A step's settings from the validated config (defaults filled in by the schema), as a tracked param."""
+    return lambda wildcards: canonical(settings_class.from_config(config))
+
+
 # --- download
-
-
-def archive_spec(name):
-    return config["archives"][name]
 
 
 def download_location(wildcards):
     """The resolved location of a raw split: a tracked param, so a new URL or member re-downloads."""
     spec = source_config(wildcards.source)
-    return split_spec(spec, wildcards.split, config.get("causalqa_split_family", "original"))
+    return split_spec(spec, wildcards.split, config["causalqa_split_family"])
 
 
 def download_inputs(wildcards):
     location = download_location(wildcards)
-    inputs = {"script": script("download.py"), "modules": modules("download.py", "manifest.py")}
+    inputs = {"script": step_script("download.py"), "modules": modules("download.py", "manifest.py")}
     if "archive" in location:
-        inputs["archive"] = f"results/raw/archives/{location['archive']}.zip"
+        inputs["archive"] = expand(rules.download_archive.output.archive, archive=location["archive"])[0]
     return inputs
 
 
@@ -117,40 +126,19 @@ def download_inputs(wildcards):
 
 def normalize_settings(wildcards):
     """Everything that shapes a source's table: a change reruns that source's chain only."""
-    spec = source_config(wildcards.source)
-    location = split_spec(spec, wildcards.split)
-    settings = {
-        "format": spec["format"],
-        "columns": spec.get("columns", {}),
-        "strict": spec.get("strict", False),
-    }
-    if "carved_from" in location:
-        settings["holdout"] = {"fraction": location["fraction"], "part": wildcards.split}
-    elif "validation" not in spec:
-        settings["holdout"] = {"fraction": spec.get("validation_fraction", 0.1), "part": "train"}
-    return settings
+    return source_specs.normalize_settings(source_config(wildcards.source), wildcards.split)
 
 
-def normalize_flags(wildcards):
-    settings = normalize_settings(wildcards)
-    flags = f"--format {settings['format']} --columns {shlex.quote(json.dumps(settings['columns']))}"
-    if settings["strict"]:
-        flags += " --strict"
-    if "holdout" in settings:
-        flags += f" --holdout-fraction {settings['holdout']['fraction']} --holdout-part {settings['holdout']['part']}"
-    return flags
+# --- tokenize_data
 
 
-# --- tokenize
-
-
-def tokenize_inputs(wildcards):
+def tokenize_data_inputs(wildcards):
     sources = dataset_sources(wildcards.dataset)
     inputs = {
         "train": normalized(sources, "train"),
         "validation": normalized(sources, "validation"),
-        "script": script("tokenize_data.py"),
-        "modules": modules("tokenizing.py", "features.py", "text.py"),
+        "script": step_script("tokenize_data.py"),
+        "modules": modules("tokenize_data.py", "features.py", "text.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
     scratch = is_scratch("tokenizer")
@@ -163,9 +151,9 @@ def tokenize_inputs(wildcards):
 
 def train_inputs(wildcards):
     inputs = {
-        "tokenized": f"results/tokenized/{wildcards.dataset}",
-        "script": script("train.py"),
-        "modules": modules("training.py", "predicting.py", "features.py", "text.py", "manifest.py"),
+        "tokenized": expand(rules.tokenize_data.output.data, dataset=wildcards.dataset)[0],
+        "script": step_script("train.py"),
+        "modules": modules("train.py", "predict.py", "features.py", "text.py", "manifest.py"),
     }
     scratch = is_scratch("name_or_path")
     inputs["model"] = model_location(wildcards.dataset) if scratch else "results/prefetch/model.json"

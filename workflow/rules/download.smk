@@ -8,13 +8,13 @@ localrules:
 
 rule download_archive:
     input:
-        script=script("download.py"),
+        script=step_script("download.py"),
         modules=modules("download.py", "manifest.py"),
     output:
         archive="results/raw/archives/{archive}.zip",
         manifest="results/raw/archives/{archive}.zip.manifest.json",
     params:
-        location=lambda wc: canonical(archive_spec(wc.archive)),
+        location=lambda wc: canonical(config["archives"][wc.archive]),
     conda:
         "../envs/t5qa.yaml"
     log:
@@ -33,7 +33,7 @@ rule download:
         location=lambda wc: canonical(download_location(wc)),
         archive=lambda wc, input: f"--archive {input.archive}" if "archive" in input.keys() else "",
     wildcard_constraints:
-        ext="json|csv|tsv|jsonl|parquet",
+        ext="|".join(sorted({fmt.extension for fmt in FORMATS.values()})),
     conda:
         "../envs/t5qa.yaml"
     log:

@@ -1,10 +1,10 @@
 rule metrics:
     input:
-        predictions="results/predictions/{dataset}.jsonl",
+        predictions=rules.predict.output.predictions,
         validation=lambda wc: normalized(dataset_sources(wc.dataset), "validation"),
         train=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
-        script=script("evaluate.py"),
-        modules=modules("evaluation.py", "metrics.py", "text.py", "manifest.py"),
+        script=step_script("metrics.py"),
+        modules=modules("metrics.py", "scoring.py", "text.py", "manifest.py"),
     output:
         metrics="results/metrics/{dataset}.json",
         manifest="results/metrics/{dataset}.manifest.json",

@@ -1,16 +1,14 @@
 rule predict:
     input:
-        model="results/models/{dataset}",
-        tokenized="results/tokenized/{dataset}",
-        stats="results/tokenized/{dataset}.stats.json",
-        script=script("predict.py"),
-        modules=modules("predicting.py", "features.py", "text.py"),
+        model=rules.train.output.model,
+        tokenized=rules.tokenize_data.output.data,
+        stats=rules.tokenize_data.output.stats,
+        script=step_script("predict.py"),
+        modules=modules("predict.py", "features.py", "text.py"),
     output:
-        "results/predictions/{dataset}.jsonl",
+        predictions="results/predictions/{dataset}.jsonl",
     params:
-        settings=lambda wc: canonical(
-            {**config["predict"], "unanswerable_target": config["tokenize"]["unanswerable_target"]}
-        ),
+        settings=step_settings(PredictSettings),
         launcher=launcher,
     resources:
         gpu=1,
@@ -19,5 +17,6 @@ rule predict:
     log:
         "logs/predict/{dataset}.log",
     shell:
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {input.model} --tokenized {input.tokenized}"
-        " --stats {input.stats} --output {output} --settings {params.settings:q} > {log} 2>&1"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {input.model}"
+        " --tokenized {input.tokenized} --stats {input.stats} --output {output.predictions}"
+        " --settings {params.settings:q} > {log} 2>&1"

@@ -9,7 +9,7 @@ localrules:
 
 rule prefetch_hub:
     input:
-        script=script("prefetch.py"),
+        script=step_script("prefetch.py"),
     output:
         "results/prefetch/{role}.json",
     params:
@@ -39,6 +39,6 @@ rule prefetch_dataset:
 
 rule prefetch:
     input:
-        expand("results/prefetch/datasets/{dataset}.txt", dataset=config.get("default_datasets", [])),
+        expand("results/prefetch/datasets/{dataset}.txt", dataset=config["default_datasets"]),
         "results/prefetch/model.json",
         "results/prefetch/tokenizer.json",

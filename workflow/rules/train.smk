@@ -2,9 +2,9 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory("results/models/{dataset}"),
+        model=directory("results/models/{dataset}"),
     params:
-        settings=lambda wc: canonical(config["train"]),
+        settings=step_settings(TrainSettings),
         model=lambda wc: model_location(wc.dataset),
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
         checkpoints="results/checkpoints/{dataset}",
@@ -21,7 +21,7 @@ rule train:
         # exec: the trainer replaces the shell, so a SIGTERM from Slurm (sent to every process of the job step)
         # cannot kill a shell or a log pipe under it; the trainer saves a checkpoint and exits 143.
         # Snakemake deletes {log} before each attempt: the attempts file keeps one line per start, stop and resume.
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --model {params.model}"
-        " --output {output} --checkpoints {params.checkpoints} --settings {params.settings:q}"
-        " --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized}"
+        " --model {params.model} --output {output.model} --checkpoints {params.checkpoints}"
+        " --settings {params.settings:q} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
         " --attempts {params.attempts} > {log} 2>&1"

@@ -7,36 +7,32 @@ Example:
 """
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from t5qa import cli
 from t5qa.errors import InputError
-from t5qa.predicting import max_new_tokens_from_stats, predict
+from t5qa.predict import max_new_tokens_from_stats, predict
+from t5qa.settings import PredictSettings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=f"settings:\n{PredictSettings.describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--model", required=True, help="the trained model folder")
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
     parser.add_argument("--stats", help="the tokenize stats JSON (needed for max_new_tokens: auto)")
     parser.add_argument("--output", required=True, help="the predictions JSONL")
-    parser.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: batch_size, num_beams, max_new_tokens (int or 'auto'), unanswerable_target",
-    )
+    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
-    settings = cli.require(
-        cli.parse_settings(args.settings),
-        {"batch_size": int, "max_new_tokens": (int, "auto"), "unanswerable_target": str},
-        {"num_beams": int, "precision": ("auto", "fp32")},
-    )
-    # The upper bounds (as in the config schema) stop a typo from running out of memory or generating for days.
-    cli.check_range(settings, {"batch_size": (1, None), "max_new_tokens": (1, 4096), "num_beams": (1, 64)})
-    if settings["max_new_tokens"] == "auto":
+    settings = PredictSettings.from_json(args.settings)
+    if settings.max_new_tokens == "auto":
         if not args.stats:
             raise InputError("--stats: needed for max_new_tokens 'auto'")
-        settings["max_new_tokens"] = max_new_tokens_from_stats(Path(args.stats))
+        settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens_from_stats(Path(args.stats)))
     predict(Path(args.model), Path(args.tokenized), Path(args.output), settings)
 
 

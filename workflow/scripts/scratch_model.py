@@ -8,14 +8,13 @@ Examples:
 
 import argparse
 import logging
-
-import pandas as pd
-from transformers import AutoTokenizer
+from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import atomic_path
-from t5qa.features import DEFAULT_TEMPLATE
 from t5qa.scratch_model import build_model, train_tokenizer
+from t5qa.settings import ScratchModelSettings, ScratchTokenizerSettings
+from t5qa.tokenize_data import load_tokenizer
 
 log = logging.getLogger("t5qa.scratch")
 
@@ -26,27 +25,28 @@ def main() -> None:
     tok = sub.add_parser("tokenizer", help="train a sentencepiece tokenizer on normalised tables")
     tok.add_argument("--texts", nargs="+", required=True, help="normalised tables (.parquet)")
     tok.add_argument("--output", required=True)
-    tok.add_argument("--settings", required=True, help='JSON: {"vocab_size": N, "seed": N}')
+    tok.add_argument("--settings", default="{}", help="JSON: " + ", ".join(ScratchTokenizerSettings.field_schemas()))
     mod = sub.add_parser("model", help="a random-init T5 sized for a tokenizer")
     mod.add_argument("--tokenizer", required=True)
     mod.add_argument("--output", required=True)
-    mod.add_argument("--settings", required=True, help='JSON: {"seed": N, "architecture": {T5Config fields}}')
+    mod.add_argument("--settings", default="{}", help="JSON: " + ", ".join(ScratchModelSettings.field_schemas()))
     args = parser.parse_args()
-    settings = cli.parse_settings(args.settings)
 
     if args.what == "tokenizer":
-        frames = [pd.read_parquet(p) for p in args.texts]
+        settings = ScratchTokenizerSettings.from_json(args.settings)
+        frames = [cli.read_table(Path(p), ["id", "question", "context", "answer"]) for p in args.texts]
         # The template's own words and the unanswerable target must be in the vocabulary too.
-        texts = [DEFAULT_TEMPLATE, settings.get("unanswerable_target", "unanswerable")]
+        texts = [settings.template, settings.unanswerable_target]
         for frame in frames:
             texts += frame["question"].tolist() + frame["context"].tolist() + frame["answer"].tolist()
-        tokenizer = train_tokenizer(texts, settings["vocab_size"], settings["seed"])
+        tokenizer = train_tokenizer(texts, settings.vocab_size, settings.seed)
         log.info("trained a %d-piece tokenizer on %d texts", len(tokenizer), len(texts))
         with atomic_path(args.output, is_dir=True) as tmp:
             tokenizer.save_pretrained(tmp)
     else:
-        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-        model = build_model(tokenizer, settings["architecture"], settings["seed"])
+        settings = ScratchModelSettings.from_json(args.settings)
+        tokenizer = load_tokenizer(args.tokenizer)
+        model = build_model(tokenizer, settings.architecture, settings.seed)
         log.info("built a random-init T5 with %.2fM parameters", model.num_parameters() / 1e6)
         with atomic_path(args.output, is_dir=True) as tmp:
             model.save_pretrained(tmp)

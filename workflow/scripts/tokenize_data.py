@@ -13,31 +13,27 @@ import logging
 from t5qa import cli
 from t5qa.atomic import check_destination, write_json
 from t5qa.errors import InputError
-from t5qa.tokenizing import load_tokenizer, tokenize_dataset
+from t5qa.settings import TokenizeSettings
+from t5qa.tokenize_data import load_tokenizer, tokenize_dataset
 
-log = logging.getLogger("t5qa.tokenize")
+log = logging.getLogger("t5qa.tokenize_data")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=f"settings:\n{TokenizeSettings.describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
     parser.add_argument("--train", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--validation", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--output", required=True, help="the Arrow folder to create")
     parser.add_argument("--stats", required=True, help="the stats JSON to write")
-    parser.add_argument(
-        "--settings",
-        required=True,
-        help="JSON: template, unanswerable_target, max_source_length, max_target_length",
-    )
+    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
     args = parser.parse_args()
-    settings = cli.require(
-        cli.parse_settings(args.settings),
-        {"template": str, "unanswerable_target": str, "max_source_length": int, "max_target_length": int},
-        {"text_columns": ("raw", "processed")},
-    )
-    cli.check_range(settings, {"max_source_length": (8, None), "max_target_length": (2, None)})
+    settings = TokenizeSettings.from_json(args.settings)
     if args.num_proc < 1:
         raise InputError(f"--num-proc: must be at least 1, not {args.num_proc}")
     tables = {
@@ -48,7 +44,7 @@ def main() -> None:
     check_destination(args.stats)
     tokenizer = load_tokenizer(args.tokenizer)
     stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
-    stats["settings"] = settings
+    stats["settings"] = settings.as_dict()
     write_json(args.stats, stats)
     log.info("tokenized %s", {split: s["rows"] for split, s in stats.items() if split != "settings"})
 

@@ -1,11 +1,11 @@
-rule tokenize:
+rule tokenize_data:
     input:
-        unpack(tokenize_inputs),
+        unpack(tokenize_data_inputs),
     output:
         data=directory("results/tokenized/{dataset}"),
         stats="results/tokenized/{dataset}.stats.json",
     params:
-        settings=lambda wc: canonical(config["tokenize"]),
+        settings=step_settings(TokenizeSettings),
         tokenizer=lambda wc: tokenizer_location(wc.dataset),
         train=lambda wc: named_tables(dataset_sources(wc.dataset), "train"),
         validation=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
@@ -13,7 +13,7 @@ rule tokenize:
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/tokenize/{dataset}.log",
+        "logs/tokenize_data/{dataset}.log",
     shell:
         "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
         " --validation {params.validation} --output {output.data} --stats {output.stats}"

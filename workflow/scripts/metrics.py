@@ -1,7 +1,7 @@
 """Score predictions with the official SQuAD v2.0 EM/F1 (plus ROUGE-L and a per-source breakdown).
 
 Example:
-  python workflow/scripts/evaluate.py --predictions P.jsonl --references R.parquet --output M.json
+  python workflow/scripts/metrics.py --predictions P.jsonl --references R.parquet --output M.json
 References are normalised tables; name them SOURCE=PATH when the predictions span several sources (unnamed, each is
 named after its folder). A single unnamed reference matches predictions by id alone.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import check_destination, write_json
-from t5qa.evaluation import load_predictions, name_references, score
 from t5qa.manifest import build_manifest, now
+from t5qa.metrics import load_predictions, name_references, score
 
 log = logging.getLogger("t5qa.evaluate")
 

@@ -37,14 +37,15 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.manifest import sha256_of
-from t5qa.predicting import load_model
+from t5qa.predict import load_model
+from t5qa.settings import TrainSettings
 
 log = logging.getLogger("t5qa.train")
 INTERRUPTED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated job
 MODEL_COLUMNS = ["input_ids", "attention_mask", "labels", "length"]
 RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has saved its part
 # Settings that do not change what is computed: a checkpoint made with other values is still this run's.
-OPERATIONAL_SETTINGS = {"save_steps", "logging_steps", "dataloader_workers"}
+OPERATIONAL_SETTINGS = {"save_steps", "logging_steps"}
 
 
 def use_bf16(precision: str) -> bool:
@@ -53,7 +54,7 @@ def use_bf16(precision: str) -> bool:
         return False
     available = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if precision == "bf16" and not available:
-        raise RuntimeError("precision 'bf16' asked for, but no CUDA device with bf16 support is visible")
+        raise InputError("train precision 'bf16' asked for, but no CUDA device with bf16 support is visible")
     return available
 
 
@@ -175,27 +176,51 @@ def load_train_split(tokenized_dir: Path) -> datasets.Dataset:
     return splits["train"].select_columns(MODEL_COLUMNS)
 
 
-def run_fingerprint(settings: dict, model_source: str, tokenized_dir: Path, world_size: int) -> dict:
+def run_fingerprint(settings: TrainSettings, model_source: str, tokenized_dir: Path, world_size: int) -> dict:
     """What makes two training runs the same run: a checkpoint of another run must not be resumed."""
     return {
-        "settings": {k: v for k, v in sorted(settings.items()) if k not in OPERATIONAL_SETTINGS},
+        "settings": {k: v for k, v in sorted(settings.as_dict().items()) if k not in OPERATIONAL_SETTINGS},
         "model": model_identity(model_source),
         # The Arrow files only: state.json carries a fingerprint that differs between identical tokenize runs.
         "train_data": [sha256_of(f) for f in sorted((Path(tokenized_dir) / "train").glob("*.arrow"))],
         "processes": world_size,
+        # precision "auto" resolves per node: a retry on a node without bf16 must not continue a bf16 run in fp32.
+        "bf16": use_bf16(settings.precision),
     }
 
 
 def model_identity(model_source: str) -> dict:
-    """A hub id is its name; a local folder is its path, its config and its files' names and sizes
-    (hashing the weights of a large model would take minutes)."""
+    """A local folder: its path, and each file's size and a hash of its first and last MiB (hashing all the
+    weights of a large model would take minutes; a re-initialised or retrained model differs in both ends).
+    A hub id: its name and the cached snapshot's commit, when it is cached."""
     path = Path(model_source)
     if not path.is_dir():
-        return {"name": model_source}
-    files = {p.name: p.stat().st_size for p in sorted(path.iterdir()) if p.is_file()}
-    config = path / "config.json"
-    config_hash = hashlib.sha256(config.read_bytes()).hexdigest() if config.is_file() else None
-    return {"path": str(path.resolve()), "config_sha256": config_hash, "files": files}
+        return {"name": model_source, "snapshot": cached_snapshot(model_source)}
+    return {
+        "path": str(path.resolve()),
+        "files": {p.name: file_sample(p) for p in sorted(path.iterdir()) if p.is_file()},
+    }
+
+
+def file_sample(path: Path, window: int = 1 << 20) -> str:
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as stream:
+        digest.update(stream.read(window))
+        if size > 2 * window:
+            stream.seek(size - window)
+        digest.update(stream.read(window))
+    return digest.hexdigest()
+
+
+def cached_snapshot(repo_id: str) -> str | None:
+    """The commit of the locally cached snapshot of a hub model (prefetched on the login node)."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True)).name
+    except Exception:  # not cached, or not a hub id at all: the name alone then
+        return None
 
 
 def is_complete_checkpoint(path: Path) -> bool:
@@ -226,6 +251,14 @@ def fingerprint_differences(saved: dict, current: dict) -> list[str]:
     return differences
 
 
+def clear_other_checkpoints(checkpoint_dir: Path, keep: Path | None) -> None:
+    """Delete every checkpoint but the one resumed from. An unmarked leftover would otherwise count towards the
+    Trainer's save_total_limit, which rotates by age, and push out the last complete checkpoint."""
+    for path in checkpoint_dir.glob("checkpoint-*"):
+        if path != keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path | None, str]:
     """The newest complete checkpoint if this run made it; else None and why (for the log)."""
     newest = newest_checkpoint(checkpoint_dir)
@@ -242,52 +275,55 @@ def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path 
     return newest, ""
 
 
-def training_arguments(settings: dict, checkpoint_dir: Path) -> Seq2SeqTrainingArguments:
-    bf16 = use_bf16(settings.get("precision", "auto"))
+def training_arguments(
+    settings: TrainSettings, checkpoint_dir: Path, dataloader_workers: int = 0
+) -> Seq2SeqTrainingArguments:
+    bf16 = use_bf16(settings.precision)
     cuda = torch.cuda.is_available()
     # Worker processes keep a GPU fed. On CPU the cores are better spent on the math, and a worker count that
     # follows the job's threads would change the data order (the DataLoader draws a seed from the global RNG
     # per epoch when it has workers), so CPU results would depend on --cores.
-    workers = settings.get("dataloader_workers", 0) if cuda else 0
+    workers = dataloader_workers if cuda else 0
     return Seq2SeqTrainingArguments(
         output_dir=str(checkpoint_dir),
-        per_device_train_batch_size=settings["batch_size"],
-        gradient_accumulation_steps=settings.get("gradient_accumulation_steps", 1),
-        learning_rate=settings["learning_rate"],
-        weight_decay=settings.get("weight_decay", 0.0),
-        num_train_epochs=settings["epochs"],
-        max_steps=settings.get("max_steps", -1),
-        lr_scheduler_type=settings.get("lr_scheduler", "linear"),
-        warmup_steps=settings.get("warmup_ratio", 0.0),  # a float below 1 is a fraction of all steps
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_ratio,  # a float below 1 is a fraction of all steps
         optim="adamw_torch_fused" if cuda else "adamw_torch",
         bf16=bf16,
         tf32=True if cuda and bf16 else None,
         use_cpu=not cuda,
-        seed=settings["seed"],
-        data_seed=settings["seed"],
-        train_sampling_strategy="group_by_length" if settings.get("group_by_length", True) else "random",
+        seed=settings.seed,
+        data_seed=settings.seed,
+        train_sampling_strategy="group_by_length" if settings.group_by_length else "random",
         length_column_name="length",
         dataloader_num_workers=workers,
         dataloader_persistent_workers=workers > 0,  # not re-forked every epoch
         save_strategy="steps",
-        save_steps=settings["save_steps"],
+        save_steps=settings.save_steps,
         save_total_limit=2,
-        logging_steps=settings.get("logging_steps", 50),
+        logging_steps=settings.logging_steps,
         logging_first_step=True,
         eval_strategy="no",
         report_to="none",
         disable_tqdm=False,
         ddp_find_unused_parameters=False,
-        torch_compile=settings.get("torch_compile", False),
+        torch_compile=settings.torch_compile,
     )
 
 
 def train(
-    settings: dict,
+    settings: TrainSettings,
     tokenized_dir: Path,
     model_source: str,
     output_dir: Path,
     checkpoint_dir: Path,
+    dataloader_workers: int = 0,
     manifest: Callable[[], dict] | None = None,
 ) -> bool:
     """Train and save the final model to `output_dir`. Returns False when stopped by a signal.
@@ -297,11 +333,11 @@ def train(
     """
     stopper = StopOnSignal()  # first: a SIGTERM while loading must not be lost
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
-    set_seed(settings["seed"])
+    set_seed(settings.seed)
     train_set = load_train_split(tokenized_dir)
     tokenizer, model = load_model(model_source)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
-    args = training_arguments(settings, checkpoint_dir)
+    args = training_arguments(settings, checkpoint_dir, dataloader_workers)
     fingerprint = run_fingerprint(settings, model_source, tokenized_dir, args.world_size)
     trainer = QATrainer(
         model=model,
@@ -313,12 +349,13 @@ def train(
     )
     trainer.add_callback(SetSamplerEpoch(trainer))
     resume, why_not = resumable_checkpoint(checkpoint_dir, fingerprint)
+    trainer.accelerator.wait_for_everyone()  # every rank has decided before the main one clears anything
     if resume:
         log.info("resuming from %s", resume)
     elif why_not:
         log.warning("not resuming: %s in %s; training from the start", why_not, checkpoint_dir)
-        if trainer.is_world_process_zero():
-            shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if trainer.is_world_process_zero():
+        clear_other_checkpoints(checkpoint_dir, keep=resume)
     trainer.accelerator.wait_for_everyone()  # no rank reads the folder while the main one clears it
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stopper.stopped:

@@ -13,14 +13,15 @@ from t5qa.atomic import atomic_path
 from t5qa.cli import first_line, read_table
 from t5qa.errors import InputError
 from t5qa.features import PRETRAINED_ERRORS, check_template, length_stats, make_tokenize_fn
+from t5qa.settings import TokenizeSettings
+from t5qa.sources import SPLITS
 
-log = logging.getLogger("t5qa.tokenize")
-SPLITS = ("train", "validation")
+log = logging.getLogger("t5qa.tokenize_data")
 
 
-def text_columns(settings: dict) -> list[str]:
+def text_columns(settings: TokenizeSettings) -> list[str]:
     """The table columns tokenizing reads (the processed ones only when the settings ask for them)."""
-    if settings.get("text_columns", "raw") == "processed":
+    if settings.text_columns == "processed":
         return ["id", "question_processed", "context_processed", "answer"]
     return ["id", "question", "context", "answer"]
 
@@ -50,19 +51,12 @@ def load_tokenizer(name: str):
 
 
 def tokenize_dataset(
-    tables: dict[str, list[tuple[str, Path]]], tokenizer, settings: dict, output: Path, num_proc: int = 1
+    tables: dict[str, list[tuple[str, Path]]], tokenizer, settings: TokenizeSettings, output: Path, num_proc: int = 1
 ) -> dict:
     """Tokenize every split into `output` (save_to_disk, renamed into place). Returns the stats."""
-    for warning in check_template(settings["template"]):
+    for warning in check_template(settings.template):
         log.warning(warning)
-    tokenize = make_tokenize_fn(
-        tokenizer,
-        template=settings["template"],
-        unanswerable=settings["unanswerable_target"],
-        max_source_length=settings["max_source_length"],
-        max_target_length=settings["max_target_length"],
-        text_columns=settings.get("text_columns", "raw"),
-    )
+    tokenize = make_tokenize_fn(tokenizer, settings)
     splits, stats = {}, {}
     for split in SPLITS:
         raw = load_split(tables[split], text_columns(settings))

@@ -22,6 +22,7 @@ from t5qa.atomic import atomic_path, check_destination
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
+from t5qa.settings import PredictSettings
 
 log = logging.getLogger("t5qa.predict")
 
@@ -92,7 +93,7 @@ def load_model(model_dir: Path):
     return tokenizer, model
 
 
-def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) -> None:
+def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: PredictSettings) -> None:
     datasets.disable_caching()
     # cpu=True on a machine without CUDA: several CPU processes then form a gloo group instead of each one
     # believing it is alone (and predicting everything).
@@ -108,12 +109,12 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) 
             "was it tokenized with another tokenizer?"
         )
     model = model.to(state.device).eval()
-    if state.device.type == "cuda" and torch.cuda.is_bf16_supported() and settings.get("precision") != "fp32":
+    if state.device.type == "cuda" and torch.cuda.is_bf16_supported() and settings.precision != "fp32":
         model = model.to(torch.bfloat16)
         torch.backends.cuda.matmul.allow_tf32 = True
 
     input_ids = validation["input_ids"]
-    batches = length_sorted_batches([len(x) for x in input_ids], settings["batch_size"])
+    batches = length_sorted_batches([len(x) for x in input_ids], settings.batch_size)
     mine = batches[state.process_index :: state.num_processes]
     results: list[tuple[int, str]] = []
     for batch in tqdm(mine, desc=f"predict[{state.process_index}]", disable=not state.is_local_main_process):
@@ -121,8 +122,8 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) 
         with torch.inference_mode():
             generated = model.generate(
                 **features.to(state.device),
-                max_new_tokens=settings["max_new_tokens"],
-                num_beams=settings.get("num_beams", 1),
+                max_new_tokens=settings.max_new_tokens,
+                num_beams=settings.num_beams,
                 do_sample=False,
             )
         texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
@@ -134,7 +135,7 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: dict) 
         if len(by_index) != n_examples:
             raise RuntimeError(f"gathered {len(by_index)} predictions for {n_examples} examples")
         ids, sources = validation["id"], validation["source"]
-        unanswerable = settings["unanswerable_target"]
+        unanswerable = settings.unanswerable_target
         with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as out:
             for i in range(n_examples):
                 row = {

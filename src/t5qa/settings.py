@@ -1,0 +1,195 @@
+"""One typed settings object per step, built once from the step's `--settings` JSON.
+
+Every setting's type, range and default live in one place, the config schema (workflow/schemas/config.schema.yaml):
+Snakemake fills the defaults into the config when it validates it, and a step's settings object takes each field's
+rules from the schema entry named in the field's metadata. A rule passes `Settings.from_config(config)` as one
+tracked JSON param; the step's script parses it back with `Settings.from_json(text)`, which fills in the same
+defaults (so a script run by hand needs only what differs), rejects unknown keys and out-of-range values with one
+line, and returns a frozen dataclass that the step's module functions take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import jsonschema
+import yaml
+
+from t5qa.cli import load_json
+from t5qa.errors import InputError
+from t5qa.sources import SPLITS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@cache
+def config_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def schema_entry(path: str) -> dict:
+    """The schema of one config entry: `train.learning_rate`, or `sources.*.format` (* = any name)."""
+    node = config_schema()
+    for part in path.split("."):
+        node = node["additionalProperties"] if part == "*" else node["properties"][part]
+    return node
+
+
+def config_value(config: dict, path: str):
+    node = config
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def setting(path: str | None = None, schema: dict | None = None):
+    """A field whose rules are the config entry at `path` (or, for a step-only setting, `schema`)."""
+    return dataclasses.field(metadata={"config": path, "schema": schema})
+
+
+class StepSettings:
+    """What every step's settings dataclass shares: parsing, defaults and validation from the schema."""
+
+    STEP: ClassVar[str]
+
+    @classmethod
+    def field_schemas(cls) -> dict[str, dict]:
+        return {
+            field.name: field.metadata["schema"] or schema_entry(field.metadata["config"])
+            for field in dataclasses.fields(cls)
+        }
+
+    @classmethod
+    def json_schema(cls) -> dict:
+        fields = cls.field_schemas()
+        return {
+            "$defs": config_schema().get("$defs", {}),
+            "type": "object",
+            "properties": fields,
+            "required": [name for name, schema in fields.items() if "default" not in schema],
+            "additionalProperties": False,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str = "--settings") -> Self:
+        if not isinstance(values, dict):
+            raise InputError(f"{where} must be a JSON object, not {type(values).__name__}")
+        filled = {
+            name: json.loads(json.dumps(schema["default"]))  # a copy: a default must not be shared
+            for name, schema in cls.field_schemas().items()
+            if "default" in schema
+        }
+        filled.update(values)
+        errors = sorted(jsonschema.Draft202012Validator(cls.json_schema()).iter_errors(filled), key=str)
+        if errors:
+            problems = [f"{'.'.join(map(str, e.absolute_path)) or cls.STEP}: {e.message}" for e in errors]
+            raise InputError(f"{where}: {'; '.join(problems)}")
+        return cls(**filled)
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "--settings") -> Self:
+        return cls.from_dict(load_json(text, where), where)
+
+    @classmethod
+    def from_config(cls, config: dict) -> dict:
+        """The step's settings as the rule passes them: taken from the validated config (defaults filled in)."""
+        return {field.name: config_value(config, field.metadata["config"]) for field in dataclasses.fields(cls)}
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line per setting, for a script's --help."""
+        lines = []
+        for name, schema in cls.field_schemas().items():
+            default = f" (default {json.dumps(schema['default'])})" if "default" in schema else " (required)"
+            lines.append(f"  {name}{default}: {schema.get('description', '')}".rstrip(": "))
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+HOLDOUT_SCHEMA = {
+    "description": "carve this split out of the file by id hash (a source without its own validation file)",
+    "default": None,
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "required": ["fraction", "part"],
+            "properties": {
+                "fraction": {"$ref": "#/$defs/fraction"},
+                "part": {"enum": list(SPLITS)},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizeSettings(StepSettings):
+    STEP: ClassVar[str] = "normalize"
+    format: str = setting("sources.*.format")
+    columns: dict = setting("sources.*.columns")
+    strict: bool = setting("sources.*.strict")
+    holdout: dict | None = setting(schema=HOLDOUT_SCHEMA)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScratchTokenizerSettings(StepSettings):
+    STEP: ClassVar[str] = "scratch_tokenizer"
+    vocab_size: int = setting("model.scratch.vocab_size")
+    seed: int = setting("model.scratch.seed")
+    # The template's own words and the unanswerable target must be in the vocabulary too.
+    template: str = setting("tokenize.template")
+    unanswerable_target: str = setting("tokenize.unanswerable_target")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScratchModelSettings(StepSettings):
+    STEP: ClassVar[str] = "scratch_model"
+    architecture: dict = setting("model.scratch.architecture")
+    seed: int = setting("model.scratch.seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizeSettings(StepSettings):
+    STEP: ClassVar[str] = "tokenize"
+    template: str = setting("tokenize.template")
+    unanswerable_target: str = setting("tokenize.unanswerable_target")
+    max_source_length: int = setting("tokenize.max_source_length")
+    max_target_length: int = setting("tokenize.max_target_length")
+    text_columns: str = setting("tokenize.text_columns")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings(StepSettings):
+    STEP: ClassVar[str] = "train"
+    learning_rate: float = setting("train.learning_rate")
+    epochs: float = setting("train.epochs")
+    max_steps: int = setting("train.max_steps")
+    batch_size: int = setting("train.batch_size")
+    gradient_accumulation_steps: int = setting("train.gradient_accumulation_steps")
+    warmup_ratio: float = setting("train.warmup_ratio")
+    weight_decay: float = setting("train.weight_decay")
+    lr_scheduler: str = setting("train.lr_scheduler")
+    seed: int = setting("train.seed")
+    group_by_length: bool = setting("train.group_by_length")
+    precision: str = setting("train.precision")
+    torch_compile: bool = setting("train.torch_compile")
+    save_steps: int = setting("train.save_steps")
+    logging_steps: int = setting("train.logging_steps")
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictSettings(StepSettings):
+    STEP: ClassVar[str] = "predict"
+    batch_size: int = setting("predict.batch_size")
+    num_beams: int = setting("predict.num_beams")
+    max_new_tokens: int | str = setting("predict.max_new_tokens")
+    precision: str = setting("predict.precision")
+    unanswerable_target: str = setting("tokenize.unanswerable_target")
