@@ -35,5 +35,5 @@ include: "workflow/rules/metrics.smk"
 
 rule all:
     input:
-        expand("results/metrics/{dataset}.json", dataset=config["default_datasets"]),
+        expand(rules.metrics.output.metrics, dataset=config["default_datasets"]),
     default_target: True

@@ -142,7 +142,8 @@ def tokenize_data_inputs(wildcards):
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
     scratch = is_scratch("tokenizer")
-    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if scratch else "results/prefetch/tokenizer.json"
+    fetched = expand(rules.prefetch_hub.output.record, role="tokenizer")[0]
+    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if scratch else fetched
     return inputs
 
 
@@ -156,7 +157,8 @@ def train_inputs(wildcards):
         "modules": modules("train.py", "predict.py", "features.py", "text.py", "manifest.py"),
     }
     scratch = is_scratch("name_or_path")
-    inputs["model"] = model_location(wildcards.dataset) if scratch else "results/prefetch/model.json"
+    fetched = expand(rules.prefetch_hub.output.record, role="model")[0]
+    inputs["model"] = model_location(wildcards.dataset) if scratch else fetched
     return inputs
 
 

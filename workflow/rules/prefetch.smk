@@ -11,7 +11,7 @@ rule prefetch_hub:
     input:
         script=step_script("prefetch.py"),
     output:
-        "results/prefetch/{role}.json",
+        record="results/prefetch/{role}.json",
     params:
         name=lambda wc: config["model"]["tokenizer" if wc.role == "tokenizer" else "name_or_path"],
     wildcard_constraints:
@@ -21,24 +21,23 @@ rule prefetch_hub:
     log:
         "logs/prefetch/{role}.log",
     shell:
-        "python {input.script} --name {params.name} --output {output} > {log} 2>&1"
+        "python {input.script} --name {params.name} --output {output.record} > {log} 2>&1"
 
 
 rule prefetch_dataset:
     input:
         lambda wc: dataset_raw_files(wc.dataset),
     output:
-        "results/prefetch/datasets/{dataset}.txt",
+        listing="results/prefetch/datasets/{dataset}.txt",
     conda:
         "../envs/t5qa.yaml"
     log:
         "logs/prefetch/datasets/{dataset}.log",
     shell:
-        "ls -l {input} > {output} 2> {log}"
+        "ls -l {input} > {output.listing} 2> {log}"
 
 
 rule prefetch:
     input:
-        expand("results/prefetch/datasets/{dataset}.txt", dataset=config["default_datasets"]),
-        "results/prefetch/model.json",
-        "results/prefetch/tokenizer.json",
+        expand(rules.prefetch_dataset.output.listing, dataset=config["default_datasets"]),
+        expand(rules.prefetch_hub.output.record, role=["model", "tokenizer"]),
