@@ -1,6 +1,7 @@
 # Fine-tune T5 on extractive QA: download -> normalize -> tokenize -> train -> predict -> metrics.
 # Usage: snakemake --profile profiles/slurm results/metrics/squad2.json   (README for more)
 
+import json
 import os
 
 from snakemake.exceptions import WorkflowError
@@ -15,6 +16,8 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+# validate() inserts the schema's default objects by reference: give every source its own copy.
+config.update(json.loads(json.dumps(config)))
 # What the schema cannot see (a dataset naming an undeclared source, a source listed twice, ...): one line each.
 try:
     check_config(config)
@@ -26,7 +29,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/prefetch.smk"
 include: "workflow/rules/normalize.smk"
-include: "workflow/rules/model.smk"
+include: "workflow/rules/scratch_model.smk"
 include: "workflow/rules/tokenize_data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"

@@ -281,3 +281,16 @@ def test_two_cpu_processes_predict_like_one(prepared, uninterrupted, tmp_path):
     ids = [row["id"] for row in double]
     assert len(ids) == len(set(ids)) == len(single)  # every validation id exactly once
     assert double == single
+
+
+def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
+    """Not a terminal (a log file, a Slurm log): plain lines, no carriage-return tqdm redraws."""
+    settings = {**TRAIN, "epochs": 1}
+    result = subprocess.run(
+        train_command(prepared, tmp_path, settings=settings), cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "\r" not in log
+    assert re.search(r"train steps: 20/20 \(100%\), [\d.]+ steps/s", log), log[-3000:]
+    assert "'loss'" in log  # the Trainer's logged losses, one line each

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from t5qa.errors import InputError
+from t5qa.progress import quiet_library_bars
 
 # A settings value's expected kind: a type, a literal (e.g. "auto"), or a tuple of alternatives.
 Kind = type | str | tuple
@@ -160,6 +161,7 @@ def first_line(err: BaseException) -> str:
 def run(main: Callable[[], int | None]) -> None:
     """Run a CLI's main(): its return value is the exit status; bad input is one `error:` line and status 1."""
     setup_logging()
+    quiet_library_bars()
     try:
         sys.exit(main() or 0)
     except InputError as err:

@@ -24,6 +24,7 @@ from t5qa.atomic import atomic_path, check_destination, write_json
 from t5qa.cli import first_line, require
 from t5qa.errors import InputError
 from t5qa.manifest import now
+from t5qa.progress import Ticker, on_terminal
 
 log = logging.getLogger("t5qa.download")
 CHUNK = 1 << 20
@@ -79,12 +80,17 @@ def verify(hashes: Hashes, location: dict, source: str) -> None:
 
 def _copy(stream, out, hashes: Hashes, total: int | None, label: str) -> int:
     received = 0
-    with tqdm(total=total, unit="B", unit_scale=True, desc=label, mininterval=2) as bar:
+    ticker = None if on_terminal() else Ticker(log, label, total and total // CHUNK, unit="MiB")
+    if ticker:
+        ticker.update(0)
+    with tqdm(total=total, unit="B", unit_scale=True, desc=label, mininterval=2, disable=ticker is not None) as bar:
         for block in iter(lambda: stream.read(CHUNK), b""):
             out.write(block)
             hashes.update(block)
             received += len(block)
             bar.update(len(block))
+            if ticker:
+                ticker.update(received // CHUNK)
     return received
 
 

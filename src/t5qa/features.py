@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 from huggingface_hub.errors import StrictDataclassError
 from safetensors import SafetensorError
+from transformers import AutoTokenizer
 
+from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.settings import TokenizeSettings
 from t5qa.text import split_answers
@@ -135,3 +137,13 @@ def length_stats(values) -> dict[str, float]:
         "p99": float(pct[3]),
         "max": int(values.max()),
     }
+
+
+def load_tokenizer(name: str):
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except PRETRAINED_ERRORS as err:
+        raise InputError(f"{name}: not a tokenizer folder or a cached hub tokenizer ({first_line(err)})") from err
+    if tokenizer.eos_token_id is None:
+        raise InputError(f"{name}: the tokenizer has no end-of-sequence token, which T5 targets end with")
+    return tokenizer

@@ -22,6 +22,7 @@ from t5qa.atomic import atomic_path, check_destination
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
+from t5qa.progress import Ticker, on_terminal
 from t5qa.settings import PredictSettings
 
 log = logging.getLogger("t5qa.predict")
@@ -117,7 +118,12 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: Predic
     batches = length_sorted_batches([len(x) for x in input_ids], settings.batch_size)
     mine = batches[state.process_index :: state.num_processes]
     results: list[tuple[int, str]] = []
-    for batch in tqdm(mine, desc=f"predict[{state.process_index}]", disable=not state.is_local_main_process):
+    shown = state.is_local_main_process
+    ticker = Ticker(log, "predict batches", len(mine), unit="batches") if shown and not on_terminal() else None
+    if ticker:
+        ticker.update(0)
+    bar = tqdm(mine, desc=f"predict[{state.process_index}]", disable=not shown or ticker is not None)
+    for done, batch in enumerate(bar, 1):
         features = tokenizer.pad({"input_ids": [input_ids[i] for i in batch]}, return_tensors="pt")
         with torch.inference_mode():
             generated = model.generate(
@@ -128,6 +134,8 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: Predic
             )
         texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
         results.extend(zip(batch, texts))
+        if ticker:
+            ticker.update(done)
 
     everything = gather_object(results) if state.num_processes > 1 else results
     if state.is_main_process:

@@ -10,6 +10,7 @@ line, and returns a frozen dataclass that the step's module functions take.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from functools import cache
@@ -23,7 +24,29 @@ from t5qa.cli import load_json
 from t5qa.errors import InputError
 from t5qa.sources import SPLITS
 
+# The repository's schema: the package is installed editable (`make install`), so it is found from here.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _is_integer(checker, instance) -> bool:
+    """JSON Schema counts 32.0 as an integer; a batch size of 32.0 would reach PyTorch as a float."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _fill_defaults(validator, properties, instance, schema):
+    """Fill in the schema's defaults, nested ones too (as Snakemake's validate does for the config)."""
+    if isinstance(instance, dict):
+        for name, subschema in properties.items():
+            if "default" in subschema:
+                instance.setdefault(name, copy.deepcopy(subschema["default"]))
+    yield from jsonschema.Draft202012Validator.VALIDATORS["properties"](validator, properties, instance, schema)
+
+
+STRICT_VALIDATOR = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    validators={"properties": _fill_defaults},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 @cache
@@ -78,17 +101,21 @@ class StepSettings:
     def from_dict(cls, values: Any, where: str = "--settings") -> Self:
         if not isinstance(values, dict):
             raise InputError(f"{where} must be a JSON object, not {type(values).__name__}")
-        filled = {
-            name: json.loads(json.dumps(schema["default"]))  # a copy: a default must not be shared
-            for name, schema in cls.field_schemas().items()
-            if "default" in schema
-        }
-        filled.update(values)
-        errors = sorted(jsonschema.Draft202012Validator(cls.json_schema()).iter_errors(filled), key=str)
+        filled = copy.deepcopy(values)  # the validator fills defaults in
+        errors = sorted(STRICT_VALIDATOR(cls.json_schema()).iter_errors(filled), key=str)
         if errors:
-            problems = [f"{'.'.join(map(str, e.absolute_path)) or cls.STEP}: {e.message}" for e in errors]
-            raise InputError(f"{where}: {'; '.join(problems)}")
+            raise InputError(f"{where}: {'; '.join(cls._explain(error) for error in errors)}")
         return cls(**filled)
+
+    @classmethod
+    def _explain(cls, error: jsonschema.ValidationError) -> str:
+        """jsonschema's message, made to say what is allowed where it does not."""
+        where = ".".join(map(str, error.absolute_path)) or cls.STEP
+        if error.validator == "oneOf":  # "… is not valid under any of the given schemas" says nothing useful
+            return f"{where}: {json.dumps(error.instance)} is not allowed ({error.schema.get('description', '')})"
+        if error.validator == "additionalProperties":
+            return f"{where}: {error.message} (known: {', '.join(error.schema.get('properties', {}))})"
+        return f"{where}: {error.message}"
 
     @classmethod
     def from_json(cls, text: str, where: str = "--settings") -> Self:
@@ -137,6 +164,10 @@ class NormalizeSettings(StepSettings):
     columns: dict = setting("sources.*.columns")
     strict: bool = setting("sources.*.strict")
     holdout: dict | None = setting(schema=HOLDOUT_SCHEMA)
+
+    @classmethod
+    def from_config(cls, config: dict) -> dict:
+        raise TypeError("normalize settings differ per source and split: use t5qa.sources.normalize_settings")
 
 
 @dataclasses.dataclass(frozen=True)

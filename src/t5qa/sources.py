@@ -40,9 +40,12 @@ def normalize_settings(spec: dict, split: str) -> dict:
     A source without a validation file has both its tables carved out of its train file by id hash: validation
     keeps `validation_fraction` of the rows and train the rest, so the two never share a row.
     """
+    from t5qa.settings import NormalizeSettings  # imported here: settings imports this module's SPLITS
+
     _check_available(spec)
     holdout = None if "validation" in spec else {"fraction": spec["validation_fraction"], "part": split}
-    return {"format": spec["format"], "columns": spec["columns"], "strict": spec["strict"], "holdout": holdout}
+    values = {"format": spec["format"], "columns": spec["columns"], "strict": spec["strict"], "holdout": holdout}
+    return NormalizeSettings.from_dict(values, where="normalize settings").as_dict()
 
 
 def _check_available(spec: dict) -> None:

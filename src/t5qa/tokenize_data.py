@@ -7,12 +7,11 @@ from pathlib import Path
 
 import datasets
 import pandas as pd
-from transformers import AutoTokenizer
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import first_line, read_table
+from t5qa.cli import read_table
 from t5qa.errors import InputError
-from t5qa.features import PRETRAINED_ERRORS, check_template, length_stats, make_tokenize_fn
+from t5qa.features import check_template, length_stats, make_tokenize_fn
 from t5qa.settings import TokenizeSettings
 from t5qa.sources import SPLITS
 
@@ -38,16 +37,6 @@ def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.D
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True)
     return datasets.Dataset.from_pandas(frame, preserve_index=False)
-
-
-def load_tokenizer(name: str):
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-    except PRETRAINED_ERRORS as err:
-        raise InputError(f"{name}: not a tokenizer folder or a cached hub tokenizer ({first_line(err)})") from err
-    if tokenizer.eos_token_id is None:
-        raise InputError(f"{name}: the tokenizer has no end-of-sequence token, which T5 targets end with")
-    return tokenizer
 
 
 def tokenize_dataset(

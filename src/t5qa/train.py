@@ -38,6 +38,7 @@ from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.manifest import sha256_of
 from t5qa.predict import load_model
+from t5qa.progress import Ticker, on_terminal
 from t5qa.settings import TrainSettings
 
 log = logging.getLogger("t5qa.train")
@@ -87,6 +88,18 @@ class StopOnSignal(TrainerCallback):
             control.should_training_stop = True
             self.stopped = True
         return control
+
+
+class ProgressLines(TrainerCallback):
+    """Where no terminal shows tqdm's bar (a log file, a Slurm log): one readable line every so often."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.ticker = Ticker(log, "train steps", state.max_steps, unit="steps")
+        self.ticker.update(state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.ticker.update(state.global_step, extra=f"epoch {state.epoch:.2f}")
 
 
 class MarkCompleteCheckpoints(TrainerCallback):
@@ -311,7 +324,7 @@ def training_arguments(
         logging_first_step=True,
         eval_strategy="no",
         report_to="none",
-        disable_tqdm=False,
+        disable_tqdm=not on_terminal(),  # in a log file: ProgressLines and the Trainer's printed logs instead
         ddp_find_unused_parameters=False,
         torch_compile=settings.torch_compile,
     )
@@ -345,7 +358,7 @@ def train(
         train_dataset=train_set,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[stopper, MarkCompleteCheckpoints(fingerprint)],
+        callbacks=[stopper, MarkCompleteCheckpoints(fingerprint), *([] if on_terminal() else [ProgressLines()])],
     )
     trainer.add_callback(SetSamplerEpoch(trainer))
     resume, why_not = resumable_checkpoint(checkpoint_dir, fingerprint)

@@ -18,7 +18,7 @@ ROOT = Path(workflow.basedir)
 SCRIPTS = ROOT / "workflow" / "scripts"
 LIBRARY = ROOT / "src" / "t5qa"
 # What every step's CLI shares: error reporting, atomic writes, settings parsing.
-SHARED_MODULES = ("cli.py", "errors.py", "atomic.py", "settings.py")
+SHARED_MODULES = ("cli.py", "errors.py", "atomic.py", "progress.py")
 
 
 wildcard_constraints:
@@ -138,7 +138,7 @@ def tokenize_data_inputs(wildcards):
         "train": normalized(sources, "train"),
         "validation": normalized(sources, "validation"),
         "script": step_script("tokenize_data.py"),
-        "modules": modules("tokenize_data.py", "features.py", "text.py"),
+        "modules": modules("tokenize_data.py", "features.py", "text.py", "settings.py", "sources.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
     scratch = is_scratch("tokenizer")
@@ -154,7 +154,7 @@ def train_inputs(wildcards):
     inputs = {
         "tokenized": expand(rules.tokenize_data.output.data, dataset=wildcards.dataset)[0],
         "script": step_script("train.py"),
-        "modules": modules("train.py", "predict.py", "features.py", "text.py", "manifest.py"),
+        "modules": modules("train.py", "predict.py", "features.py", "text.py", "settings.py", "manifest.py"),
     }
     scratch = is_scratch("name_or_path")
     fetched = expand(rules.prefetch_hub.output.record, role="model")[0]

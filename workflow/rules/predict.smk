@@ -4,7 +4,7 @@ rule predict:
         tokenized=rules.tokenize_data.output.data,
         stats=rules.tokenize_data.output.stats,
         script=step_script("predict.py"),
-        modules=modules("predict.py", "features.py", "text.py"),
+        modules=modules("predict.py", "features.py", "text.py", "settings.py"),
     output:
         predictions="results/predictions/{dataset}.jsonl",
     params:

@@ -15,7 +15,7 @@ from t5qa.atomic import check_destination, write_json
 from t5qa.manifest import build_manifest, now
 from t5qa.metrics import load_predictions, name_references, score
 
-log = logging.getLogger("t5qa.evaluate")
+log = logging.getLogger("t5qa.metrics")
 
 
 def main() -> None:

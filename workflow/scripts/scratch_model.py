@@ -12,9 +12,9 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import atomic_path
+from t5qa.features import load_tokenizer
 from t5qa.scratch_model import build_model, train_tokenizer
 from t5qa.settings import ScratchModelSettings, ScratchTokenizerSettings
-from t5qa.tokenize_data import load_tokenizer
 
 log = logging.getLogger("t5qa.scratch")
 
@@ -22,14 +22,24 @@ log = logging.getLogger("t5qa.scratch")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
-    tok = sub.add_parser("tokenizer", help="train a sentencepiece tokenizer on normalised tables")
+    tok = sub.add_parser(
+        "tokenizer",
+        help="train a sentencepiece tokenizer on normalised tables",
+        epilog=f"settings:\n{ScratchTokenizerSettings.describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     tok.add_argument("--texts", nargs="+", required=True, help="normalised tables (.parquet)")
     tok.add_argument("--output", required=True)
-    tok.add_argument("--settings", default="{}", help="JSON: " + ", ".join(ScratchTokenizerSettings.field_schemas()))
-    mod = sub.add_parser("model", help="a random-init T5 sized for a tokenizer")
+    tok.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
+    mod = sub.add_parser(
+        "model",
+        help="a random-init T5 sized for a tokenizer",
+        epilog=f"settings:\n{ScratchModelSettings.describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     mod.add_argument("--tokenizer", required=True)
     mod.add_argument("--output", required=True)
-    mod.add_argument("--settings", default="{}", help="JSON: " + ", ".join(ScratchModelSettings.field_schemas()))
+    mod.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
 
     if args.what == "tokenizer":

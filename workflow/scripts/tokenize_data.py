@@ -13,8 +13,9 @@ import logging
 from t5qa import cli
 from t5qa.atomic import check_destination, write_json
 from t5qa.errors import InputError
+from t5qa.features import load_tokenizer
 from t5qa.settings import TokenizeSettings
-from t5qa.tokenize_data import load_tokenizer, tokenize_dataset
+from t5qa.tokenize_data import tokenize_dataset
 
 log = logging.getLogger("t5qa.tokenize_data")
 

@@ -5,7 +5,7 @@ rule scratch_tokenizer:
     input:
         tables=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=step_script("scratch_model.py"),
-        modules=modules("scratch_model.py", "tokenize_data.py", "features.py", "text.py"),
+        modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
     output:
         tokenizer=directory("results/scratch/{dataset}/tokenizer"),
     params:
@@ -23,7 +23,7 @@ rule scratch_model:
     input:
         tokenizer=rules.scratch_tokenizer.output.tokenizer,
         script=step_script("scratch_model.py"),
-        modules=modules("scratch_model.py", "tokenize_data.py", "features.py", "text.py"),
+        modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
     output:
         model=directory("results/scratch/{dataset}/model"),
     params:
