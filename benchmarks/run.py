@@ -236,7 +236,10 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tables = {}
         for split in ("train", "validation"):
-            table = pd.concat([pd.read_parquet(work / "norm" / f"{split}.parquet")] * copies, ignore_index=True)
+            original = pd.read_parquet(work / "norm" / f"{split}.parquet")
+            # Each copy gets its own ids: tokenization refuses a table with an id twice.
+            copied = [original.assign(id=original["id"] + f"#{n}") for n in range(copies)]
+            table = pd.concat(copied, ignore_index=True)
             table.to_parquet(Path(tmp) / f"{split}.parquet")
             tables[split] = [("squad", Path(tmp) / f"{split}.parquet")]
         started = time.perf_counter()
