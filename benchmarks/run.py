@@ -195,7 +195,8 @@ def measure_prediction(work: str, strategy: str, batch_size: int, limit: int | N
     stats = json.loads((work / "tokenize_stats.json").read_text())
     if strategy == "pipeline":
         batches = length_sorted_batches([len(x) for x in inputs], batch_size)
-        pad_to, generation = None, {"max_new_tokens": auto_max_new_tokens(stats, TOKENIZE["max_target_length"])}
+        longest = stats["train"]["target_length"]["max"]
+        pad_to, generation = None, {"max_new_tokens": auto_max_new_tokens(longest, TOKENIZE["max_target_length"])}
     elif strategy == "pad384_dataset_order":
         batches = [list(range(i, min(i + batch_size, len(inputs)))) for i in range(0, len(inputs), batch_size)]
         pad_to, generation = 384, {"max_length": 30}

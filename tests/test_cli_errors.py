@@ -45,7 +45,7 @@ TOKENIZE_SETTINGS = {
     "max_target_length": 8,
     "text_columns": "raw",
 }
-PREDICT_SETTINGS = {"batch_size": 4, "num_beams": 1, "max_new_tokens": 3, "unanswerable_target": "unanswerable"}
+PREDICT_SETTINGS = {"batch_size": 4, "num_beams": 1, "max_new_tokens": 3}
 
 
 # --- running a CLI

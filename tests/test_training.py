@@ -26,7 +26,7 @@ TOKENIZE = {
 # 160 training rows / batch 8 = 20 steps per epoch: checkpoints every 6 steps fall inside every epoch.
 TRAIN = {"learning_rate": 0.003, "epochs": 3, "batch_size": 8, "seed": 0, "save_steps": 6, "logging_steps": 5}
 STEPS_PER_EPOCH = 20
-PREDICT = {"batch_size": 7, "num_beams": 1, "max_new_tokens": 8, "unanswerable_target": "unanswerable"}
+PREDICT = {"batch_size": 7, "num_beams": 1, "max_new_tokens": 8}
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,8 @@ def predict(prepared: Path, model: Path, output: Path, launcher: list[str] | Non
         str(model),
         "--tokenized",
         str(prepared / "tokenized"),
+        "--stats",
+        str(prepared / "tokenized.stats.json"),
         "--output",
         str(output),
         "--settings",

@@ -23,7 +23,7 @@ from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
 from t5qa.progress import Ticker, on_terminal
-from t5qa.settings import PredictSettings
+from t5qa.settings import PredictSettings, TokenizeSettings
 
 log = logging.getLogger("t5qa.predict")
 
@@ -34,27 +34,26 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def auto_max_new_tokens(stats: dict, max_target_length: int) -> int:
-    """Long enough for every training target (+1 for the end token), never past the training limit."""
-    return min(max_target_length, int(stats["train"]["target_length"]["max"]) + 1)
-
-
-def max_new_tokens_from_stats(path: Path) -> int:
-    """`max_new_tokens: auto`, read from the tokenize step's stats JSON."""
+def read_tokenize_stats(path: Path) -> tuple[TokenizeSettings, int]:
+    """What prediction takes from the tokenize step: its settings (the unanswerable target, the target length
+    limit) and the longest training target, from the stats JSON it wrote."""
     if not path.is_file():
         raise InputError(f"{path}: tokenize stats not found")
     try:
         stats = json.loads(path.read_text(encoding="utf-8"))
-        longest, limit = stats["train"]["target_length"]["max"], stats["settings"]["max_target_length"]
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        longest, settings = stats["train"]["target_length"]["max"], stats["settings"]
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise InputError(f"{path}: not a JSON file ({err})") from err
     except (KeyError, TypeError) as err:
-        raise InputError(
-            f"{path}: not a tokenize stats file (no train.target_length.max and settings.max_target_length)"
-        ) from err
-    if not all(type(n) is int and n >= 1 for n in (longest, limit)):
-        raise InputError(f"{path}: train.target_length.max and settings.max_target_length must be positive integers")
-    return auto_max_new_tokens(stats, limit)
+        raise InputError(f"{path}: not a tokenize stats file (no train.target_length.max and settings)") from err
+    if type(longest) is not int or longest < 1:
+        raise InputError(f"{path}: train.target_length.max must be a positive integer")
+    return TokenizeSettings.from_dict(settings, where=f"{path}: settings"), longest
+
+
+def auto_max_new_tokens(longest_target: int, max_target_length: int) -> int:
+    """Long enough for every training target (+1 for the end token), never past the training limit."""
+    return min(max_target_length, longest_target + 1)
 
 
 def load_validation(tokenized_dir: Path) -> dict[str, list]:
@@ -94,7 +93,9 @@ def load_model(model_dir: Path):
     return tokenizer, model
 
 
-def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: PredictSettings) -> None:
+def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: PredictSettings, unanswerable: str) -> None:
+    """`unanswerable` is the target the model learnt for "no answer" (the tokenize step's setting): it maps back to
+    an empty prediction."""
     datasets.disable_caching()
     # cpu=True on a machine without CUDA: several CPU processes then form a gloo group instead of each one
     # believing it is alone (and predicting everything).
@@ -143,7 +144,6 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: Predic
         if len(by_index) != n_examples:
             raise RuntimeError(f"gathered {len(by_index)} predictions for {n_examples} examples")
         ids, sources = validation["id"], validation["source"]
-        unanswerable = settings.unanswerable_target
         with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as out:
             for i in range(n_examples):
                 row = {

@@ -223,4 +223,3 @@ class PredictSettings(StepSettings):
     num_beams: int = setting("predict.num_beams")
     max_new_tokens: int | str = setting("predict.max_new_tokens")
     precision: str = setting("predict.precision")
-    unanswerable_target: str = setting("tokenize.unanswerable_target")

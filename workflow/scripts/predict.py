@@ -11,8 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.errors import InputError
-from t5qa.predict import max_new_tokens_from_stats, predict
+from t5qa.predict import auto_max_new_tokens, predict, read_tokenize_stats
 from t5qa.settings import PredictSettings
 
 
@@ -24,16 +23,18 @@ def main() -> None:
     )
     parser.add_argument("--model", required=True, help="the trained model folder")
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
-    parser.add_argument("--stats", help="the tokenize stats JSON (needed for max_new_tokens: auto)")
+    parser.add_argument(
+        "--stats", required=True, help="the tokenize stats JSON (the unanswerable target; max_new_tokens: auto)"
+    )
     parser.add_argument("--output", required=True, help="the predictions JSONL")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
     settings = PredictSettings.from_json(args.settings)
+    tokenized_with, longest_target = read_tokenize_stats(Path(args.stats))
     if settings.max_new_tokens == "auto":
-        if not args.stats:
-            raise InputError("--stats: needed for max_new_tokens 'auto'")
-        settings = dataclasses.replace(settings, max_new_tokens=max_new_tokens_from_stats(Path(args.stats)))
-    predict(Path(args.model), Path(args.tokenized), Path(args.output), settings)
+        auto = auto_max_new_tokens(longest_target, tokenized_with.max_target_length)
+        settings = dataclasses.replace(settings, max_new_tokens=auto)
+    predict(Path(args.model), Path(args.tokenized), Path(args.output), settings, tokenized_with.unanswerable_target)
 
 
 if __name__ == "__main__":
