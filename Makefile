@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 snakemake --cores all results/metrics/demo.json --configfile config/demo.yaml
+	HF_HUB_OFFLINE=1 snakemake --cores all --configfile config/demo.yaml
 	@python -c "import json; m = json.load(open('results/metrics/demo.json')); \
 	print(f\"demo: exact {m['exact']:.1f}  f1 {m['f1']:.1f}  on {m['total']} questions -> results/metrics/demo.json\")"
 

@@ -34,9 +34,15 @@ include: "workflow/rules/tokenize_data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 rule all:
     input:
         expand(rules.metrics.output.metrics, dataset=config["default_datasets"]),
+        expand(rules.plot_training.output.plot, dataset=config["default_datasets"]),
+        expand(rules.report_page.output.page, dataset=config["default_datasets"]),
     default_target: True

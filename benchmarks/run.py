@@ -68,7 +68,9 @@ def prepare(squad: Path, work: Path) -> dict:
     tokenizer.save_pretrained(work / "init")
     tables = {s: [("squad", work / "norm" / f"{s}.parquet")] for s in ("train", "validation")}
     tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
-    stats = tokenize_dataset(tables, tokenizer, TokenizeSettings.from_dict(TOKENIZE), work / "tokenized")
+    tokenize_settings = TokenizeSettings.from_dict(TOKENIZE)
+    stats = tokenize_dataset(tables, tokenizer, tokenize_settings, work / "tokenized")
+    (work / "tokenize_stats.json").write_text(json.dumps({**stats, "settings": tokenize_settings.as_dict()}))
     # A short fine-tune, so that generation stops at the end token as it does for a trained model.
     settings = TrainSettings.from_dict(
         {
@@ -81,14 +83,15 @@ def prepare(squad: Path, work: Path) -> dict:
             "logging_steps": 40,
             "warmup_ratio": 0.0,  # as this benchmark's short fine-tune always had
             "weight_decay": 0.0,
+            "eval_steps": 0,  # only a starting point for the measurements
         }
     )
-    train(settings, work / "tokenized", str(work / "init"), work / "model", work / "checkpoints")
+    stats_file = work / "tokenize_stats.json"
+    train(settings, work / "tokenized", stats_file, str(work / "init"), work / "model", work / "checkpoints")
     return {
         "rows": len(table),
         "train_rows": int((~held_out).sum()),
         "validation_rows": int(held_out.sum()),
-        "tokenize_stats": stats,
     }
 
 
@@ -308,7 +311,6 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="t5qa-bench-"))
     data = prepare(Path(args.squad), work)
-    (work / "tokenize_stats.json").write_text(json.dumps(data.pop("tokenize_stats")))
     b = args.batch_size
     results = {
         "machine": {

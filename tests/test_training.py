@@ -1,18 +1,28 @@
 """Training and prediction outside Snakemake: resume after SIGTERM/SIGKILL in any epoch, stale checkpoints,
-several CPU processes."""
+several CPU processes; validation during training, the best model, early stopping, and what the model folder
+holds besides the weights."""
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import DataCollatorForSeq2Seq
+
+from t5qa.predict import load_model
+from t5qa.scoring import aggregate, score_one
+from t5qa.settings import TrainSettings
+from t5qa.train import QATrainer, load_eval_set, load_train_split, training_arguments
 
 from .conftest import REPO, SCRIPTS, run_script
 from .workflow_helpers import TINY_MODEL, write_tiny_sources
@@ -23,8 +33,21 @@ TOKENIZE = {
     "max_source_length": 128,
     "max_target_length": 16,
 }
-# 160 training rows / batch 8 = 20 steps per epoch: checkpoints every 6 steps fall inside every epoch.
-TRAIN = {"learning_rate": 0.003, "epochs": 3, "batch_size": 8, "seed": 0, "save_steps": 6, "logging_steps": 5}
+# 160 training rows / batch 8 = 20 steps per epoch: checkpoints every 6 steps fall inside every epoch. Every
+# validation question (50) is scored every 10 steps and at the last one. This tiny model's validation loss falls
+# at every evaluation, so the model kept (the best by loss) is the last step's: the resume tests compare every
+# step's update. (Its F1 stays flat: best_metric f1 with patience is the early-stopping case below.)
+TRAIN = {
+    "learning_rate": 0.003,
+    "epochs": 3,
+    "batch_size": 8,
+    "seed": 0,
+    "save_steps": 6,
+    "logging_steps": 5,
+    "eval_steps": 10,
+    "eval_examples": 1000,
+    "best_metric": "loss",
+}
 STEPS_PER_EPOCH = 20
 PREDICT = {"batch_size": 7, "num_beams": 1, "max_new_tokens": 8}
 
@@ -106,6 +129,8 @@ def train_command(prepared: Path, out: Path, launcher: list[str] | None = None, 
         str(SCRIPTS / "train.py"),
         "--tokenized",
         str(prepared / "tokenized"),
+        "--stats",
+        str(prepared / "tokenized.stats.json"),
         "--model",
         str(prepared / "model"),
         "--output",
@@ -118,7 +143,9 @@ def train_command(prepared: Path, out: Path, launcher: list[str] | None = None, 
     return [*(launcher or [sys.executable]), *script]
 
 
-def predict(prepared: Path, model: Path, output: Path, launcher: list[str] | None = None) -> list[dict]:
+def predict(
+    prepared: Path, model: Path, output: Path, launcher: list[str] | None = None, settings: dict | None = None
+) -> list[dict]:
     script = [
         str(SCRIPTS / "predict.py"),
         "--model",
@@ -130,7 +157,7 @@ def predict(prepared: Path, model: Path, output: Path, launcher: list[str] | Non
         "--output",
         str(output),
         "--settings",
-        json.dumps(PREDICT),
+        json.dumps(settings or PREDICT),
     ]
     subprocess.run([*(launcher or [sys.executable]), *script], check=True, cwd=REPO, capture_output=True)
     return [json.loads(line) for line in output.read_text().splitlines()]
@@ -296,3 +323,149 @@ def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
     assert "\r" not in log
     assert re.search(r"train steps: 20/20 \(100%\), [\d.]+ steps/s", log), log[-3000:]
     assert "'loss'" in log  # the Trainer's logged losses, one line each
+
+
+# ----------------------------------------------------------------------------- validation during training
+
+
+def training_log(out: Path) -> dict:
+    return json.loads((out / "model" / "log_history.json").read_text())
+
+
+def evaluations(log: dict) -> list[dict]:
+    return [entry for entry in log["log_history"] if "eval_loss" in entry]
+
+
+def test_validation_runs_every_eval_steps_and_at_the_last_step(prepared, uninterrupted, tmp_path):
+    """Predicting with the kept model scores what its evaluation logged: same questions, same scorer."""
+    log = training_log(uninterrupted)
+    evals = evaluations(log)
+    assert [e["step"] for e in evals] == [10, 20, 30, 40, 50, 60]
+    best = min(evals, key=lambda e: e["eval_loss"])
+    assert log["best"] == {"metric": "loss", "value": best["eval_loss"], "step": best["step"]} and best["step"] == 60
+    assert log["final_step"] == 60 and not log["stopped_early"] and log["eval_examples"] == 50
+
+    settings = {**PREDICT, "max_new_tokens": "auto", "batch_size": TRAIN["batch_size"]}
+    rows = predict(prepared, uninterrupted / "model", tmp_path / "best.jsonl", settings=settings)
+    validation = datasets.load_from_disk(str(prepared / "tokenized"))["validation"]
+    golds = dict(zip(validation["id"], validation["answers"]))
+    scores = aggregate([score_one(golds[r["id"]], r["prediction"]) for r in rows], [bool(golds[r["id"]]) for r in rows])
+    assert scores["f1"] == pytest.approx(best["eval_f1"])
+    assert scores["exact"] == pytest.approx(best["eval_exact"])
+
+
+def tensorboard_steps(events_dir: Path, tag: str) -> list[int]:
+    accumulator = EventAccumulator(str(events_dir))
+    accumulator.Reload()
+    return [event.step for event in accumulator.Scalars(tag)]
+
+
+def test_the_model_folder_holds_its_history_events_curves_and_card(uninterrupted):
+    folder = uninterrupted / "model"
+    log = training_log(uninterrupted)
+    training_lines = [e for e in log["log_history"] if "loss" in e]
+    assert all({"learning_rate", "grad_norm", "step"} <= e.keys() for e in training_lines)
+    assert all(e["samples_per_second"] > 0 for e in training_lines[1:])  # the first line has no interval before it
+    assert tensorboard_steps(folder / "runs", "eval/f1") == [10, 20, 30, 40, 50, 60]
+    assert tensorboard_steps(folder / "runs", "train/loss") == [e["step"] for e in training_lines]
+    assert (folder / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    card = (folder / "README.md").read_text()
+    assert f"Best step: {log['best']['step']}" in card and "AutoModelForSeq2SeqLM" in card
+
+
+EARLY = {**TRAIN, "epochs": 5, "eval_steps": 5, "best_metric": "f1", "patience": 2}
+
+
+@pytest.fixture(scope="module")
+def stopped_early(prepared, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stopped_early")
+    result = subprocess.run(train_command(prepared, out, settings=EARLY), cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_training_stops_after_patience_evaluations_without_a_better_one(stopped_early):
+    log = training_log(stopped_early)
+    evals = evaluations(log)
+    best_step = log["best"]["step"]
+    after = [e for e in evals if e["step"] > best_step]
+    assert log["stopped_early"] and log["final_step"] < 100
+    assert [e["step"] for e in after] == [best_step + 5, best_step + 10] and log["final_step"] == best_step + 10
+    assert all(e["eval_f1"] <= log["best"]["value"] for e in after)
+    assert all(e["eval_f1"] < log["best"]["value"] for e in evals if e["step"] < best_step)
+
+
+def test_a_resumed_run_keeps_its_best_so_far(prepared, stopped_early, tmp_path):
+    """Killed after the best evaluation and after a checkpoint that records it: the resumed run does not see
+    that evaluation again, yet keeps its model, stops at the same step and saves the same weights."""
+    best_step = training_log(stopped_early)["best"]["step"]
+    checkpoint_step = (best_step // TRAIN["save_steps"] + 1) * TRAIN["save_steps"]
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path, settings=EARLY), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    _wait_for_checkpoint(tmp_path / "checkpoints", checkpoint_step, process)
+    process.kill()
+    process.communicate(timeout=60)
+    newest = tmp_path / "checkpoints" / f"checkpoint-{checkpoint_steps(tmp_path / 'checkpoints')[-1]}"
+    assert json.loads((newest / "t5qa_run.json").read_text())["best_step"] == best_step
+    best_weights = tmp_path / "best-weights"
+    best_weights.mkdir()
+    shutil.copy(tmp_path / "checkpoints" / f"best-{best_step}" / "model.safetensors", best_weights)
+
+    rerun = subprocess.run(train_command(prepared, tmp_path, settings=EARLY), cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    resumed_from = re.search(r"resuming from \S+/checkpoint-(\d+)", rerun.stderr)
+    assert resumed_from and int(resumed_from.group(1)) > best_step, rerun.stderr[-3000:]
+    assert_same_weights(tmp_path / "model", stopped_early / "model")
+    assert_same_weights(tmp_path / "model", best_weights)  # the best evaluation's model, not the last step's
+    resumed, reference = training_log(tmp_path), training_log(stopped_early)
+    assert resumed["best"] == reference["best"] and resumed["final_step"] == reference["final_step"]
+    # The killed attempt's events past the checkpoint are purged: each evaluation appears once.
+    assert tensorboard_steps(tmp_path / "model" / "runs", "eval/f1") == [e["step"] for e in evaluations(reference)]
+
+
+def test_the_validation_sample_is_fixed_by_the_seed_and_keeps_golds_aligned(tmp_path):
+    rows = 40
+    validation = datasets.Dataset.from_dict(
+        {
+            "input_ids": [[5] * (1 + i % 7) for i in range(rows)],
+            "attention_mask": [[1] * (1 + i % 7) for i in range(rows)],
+            "labels": [[i, 1] for i in range(rows)],
+            "answers": [[f"gold {i}"] if i % 3 else [] for i in range(rows)],
+        }
+    )
+    splits = datasets.DatasetDict({"train": validation, "validation": validation})
+    first, again = (load_eval_set(splits, tmp_path, 15, seed=1) for _ in range(2))
+    other = load_eval_set(splits, tmp_path, 15, seed=2)
+    chosen = [labels[0] for labels in first.examples["labels"]]
+    assert chosen == [labels[0] for labels in again.examples["labels"]]
+    assert sorted(chosen) != sorted(labels[0] for labels in other.examples["labels"])
+    assert len(set(chosen)) == 15
+    lengths = [len(ids) for ids in first.examples["input_ids"]]
+    assert lengths == sorted(lengths, reverse=True)  # longest first
+    assert first.golds == [[f"gold {i}"] if i % 3 else [] for i in chosen]
+    everything = load_eval_set(splits, tmp_path, 1000, seed=1)
+    assert len(everything.golds) == rows
+
+
+def test_evaluation_batches_keep_the_order_the_golds_are_matched_by(prepared, tmp_path):
+    """Training batches are grouped by length; the Trainer would shuffle the evaluation set the same way, and every
+    generated answer would be scored against another question's golds."""
+    splits = datasets.load_from_disk(str(prepared / "tokenized"))
+    eval_set = load_eval_set(splits, prepared / "tokenized", 1000, seed=0)
+    tokenizer, model = load_model(str(prepared / "model"))
+    settings = TrainSettings.from_dict(TRAIN)
+    trainer = QATrainer(
+        model=model,
+        args=training_arguments(settings, tmp_path, generation_max_length=10),
+        train_dataset=load_train_split(splits, prepared / "tokenized"),
+        eval_dataset=eval_set.examples,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        processing_class=tokenizer,
+    )
+    seen = [
+        [token for token in labels if token != -100]
+        for batch in trainer.get_eval_dataloader()
+        for labels in batch["labels"].tolist()
+    ]
+    assert seen == eval_set.examples["labels"]

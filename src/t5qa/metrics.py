@@ -10,13 +10,7 @@ import pandas as pd
 from t5qa.cli import load_json, read_table
 from t5qa.errors import InputError
 from t5qa.scoring import aggregate, normalize_answer, score_one
-from t5qa.text import split_answers
-
-
-def gold_answers(answer: str, answer_processed: str) -> list[str]:
-    """The raw golds; a release whose processed column lists more golds (CausalQA) contributes those."""
-    raw, processed = split_answers(answer), split_answers(answer_processed)
-    return raw if len(raw) >= len(processed) else processed
+from t5qa.text import gold_answers, split_answers
 
 
 def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:

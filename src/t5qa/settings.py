@@ -214,6 +214,10 @@ class TrainSettings(StepSettings):
     torch_compile: bool = setting("train.torch_compile")
     save_steps: int = setting("train.save_steps")
     logging_steps: int = setting("train.logging_steps")
+    eval_steps: int = setting("train.eval_steps")
+    eval_examples: int = setting("train.eval_examples")
+    best_metric: str = setting("train.best_metric")
+    patience: int = setting("train.patience")
 
 
 @dataclasses.dataclass(frozen=True)

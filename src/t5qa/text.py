@@ -41,3 +41,10 @@ def process_answers(cell: str) -> str:
     """Each gold processed; a gold that is nothing but markup ("<br>") leaves no empty gold behind."""
     processed = (process_text(a) for a in split_answers(cell))
     return ANSWER_SEPARATOR.join(p for p in processed if p)
+
+
+def gold_answers(answer: str, answer_processed: str) -> list[str]:
+    """The golds a question is scored against: the raw ones; a release whose processed column lists more golds
+    (CausalQA) contributes those."""
+    raw, processed = split_answers(answer), split_answers(answer_processed)
+    return raw if len(raw) >= len(processed) else processed

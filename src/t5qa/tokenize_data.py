@@ -14,15 +14,18 @@ from t5qa.errors import InputError
 from t5qa.features import check_template, length_stats, make_tokenize_fn
 from t5qa.settings import TokenizeSettings
 from t5qa.sources import SPLITS
+from t5qa.text import gold_answers
 
 log = logging.getLogger("t5qa.tokenize_data")
+# What the Arrow folder keeps for training, validation during training and prediction.
+TOKENIZED_COLUMNS = ["id", "source", "answers", "input_ids", "attention_mask", "labels", "length"]
 
 
 def text_columns(settings: TokenizeSettings) -> list[str]:
     """The table columns tokenizing reads (the processed ones only when the settings ask for them)."""
     if settings.text_columns == "processed":
-        return ["id", "question_processed", "context_processed", "answer"]
-    return ["id", "question", "context", "answer"]
+        return ["id", "question_processed", "context_processed", "answer", "answer_processed"]
+    return ["id", "question", "context", "answer", "answer_processed"]
 
 
 def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.Dataset:
@@ -49,7 +52,10 @@ def tokenize_dataset(
     splits, stats = {}, {}
     for split in SPLITS:
         raw = load_split(tables[split], text_columns(settings))
-        keep = ["id", "source"]
+        # Every gold answer, as the metrics step scores them: validation during training scores the same way.
+        golds = [gold_answers(a, p) for a, p in zip(raw["answer"], raw["answer_processed"])]
+        raw = raw.add_column("answers", golds, feature=datasets.List(datasets.Value("string")))
+        keep = ["id", "source", "answers"]
         encoded = raw.map(
             tokenize,
             batched=True,
@@ -60,7 +66,7 @@ def tokenize_dataset(
         )
         stats[split] = split_stats(encoded)
         # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
-        splits[split] = encoded.select_columns(["id", "source", "input_ids", "attention_mask", "labels", "length"])
+        splits[split] = encoded.select_columns(TOKENIZED_COLUMNS)
     with atomic_path(output, is_dir=True) as tmp:
         datasets.DatasetDict(splits).save_to_disk(str(tmp))
     return stats

@@ -10,6 +10,11 @@ the training settings, the starting model, the tokenized training data and the n
 checkpoint whose fingerprint differs is set aside (logged, then deleted) so training starts fresh. A resumed
 run ends with the same weights as an uninterrupted one: the data order of each epoch depends only on the seed
 and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
+
+Every `eval_steps` steps, and at the last step, a fixed sample of the validation split is scored (loss, and EM/F1
+of generated answers with the official scorer). The model of the best evaluation is kept in `best-<step>` beside
+the checkpoints, and each checkpoint records which one that is, so a resumed run keeps its best-so-far; the final
+model is the best evaluation's. The log history, TensorBoard events, a plot and a model card go beside the model.
 """
 
 from __future__ import annotations
@@ -17,16 +22,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import random
 import shutil
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pyarrow
 import torch
 from transformers import (
     DataCollatorForSeq2Seq,
+    EvalPrediction,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
@@ -36,15 +47,24 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from t5qa.cli import first_line
 from t5qa.errors import InputError
+from t5qa.features import prediction_to_answer
 from t5qa.manifest import sha256_of
-from t5qa.predict import load_model
+from t5qa.model_card import render_model_card
+from t5qa.plot_training import plot_training
+from t5qa.predict import auto_max_new_tokens, load_model, read_tokenize_stats
 from t5qa.progress import Ticker, on_terminal
+from t5qa.scoring import aggregate, score_one
 from t5qa.settings import TrainSettings
 
 log = logging.getLogger("t5qa.train")
 INTERRUPTED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated job
 MODEL_COLUMNS = ["input_ids", "attention_mask", "labels", "length"]
+EVAL_COLUMNS = ["input_ids", "attention_mask", "labels"]
+# The scores logged at each evaluation (as eval_<name>): the official script's, overall and by answerability.
+EVAL_SCORES = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1")
 RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has saved its part
+BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, beside the checkpoints
+TRAINING_LOG = "log_history.json"  # in the final model folder
 # Settings that do not change what is computed: a checkpoint made with other values is still this run's.
 OPERATIONAL_SETTINGS = {"save_steps", "logging_steps"}
 
@@ -116,13 +136,128 @@ class MarkCompleteCheckpoints(TrainerCallback):
             torch.distributed.barrier()  # rng_state_<rank>.pth of every rank is on disk
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            marker = {"step": state.global_step, "fingerprint": self.fingerprint}
+            marker = {"step": state.global_step, "best_step": state.best_global_step, "fingerprint": self.fingerprint}
             tmp = folder / f".{RUN_MARKER}.tmp"
             tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
             tmp.replace(folder / RUN_MARKER)
+            # The newest complete checkpoint now names the current best: no older best model can be needed.
+            prune_best_models(Path(args.output_dir), keep={state.best_global_step})
         if args.world_size > 1:
             torch.distributed.barrier()
         return control
+
+
+class KeepBest(TrainerCallback):
+    """After each evaluation: keep the model if it beats the best so far, and stop early after `patience`
+    evaluations without one that does. Also evaluates the last step, which `eval_steps` need not divide.
+
+    The best value and step live in the Trainer's state (best_metric, best_global_step), which every checkpoint
+    saves and a resumed run restores; the model itself is saved to best-<step> beside the checkpoints.
+    """
+
+    def __init__(self, trainer: QATrainer, settings: TrainSettings):
+        self.trainer = trainer
+        self.key = f"eval_{settings.best_metric}"
+        self.greater_is_better = settings.best_metric != "loss"
+        self.eval_steps = settings.eval_steps
+        self.patience = settings.patience
+        self.stopped_early = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps and state.global_step % self.eval_steps:
+            control.should_evaluate = True
+        return control
+
+    def is_better(self, value: float, best: float | None) -> bool:
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        return value > best if self.greater_is_better else value < best
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        value = (metrics or {}).get(self.key)
+        if value is not None and self.is_better(value, state.best_metric):
+            state.best_metric, state.best_global_step = value, state.global_step
+            save_best_model(self.trainer, state.global_step)
+            return control
+        waited = evaluations_since(state, state.best_global_step)
+        if self.patience and waited >= self.patience and not control.should_training_stop:
+            log.info(
+                "stopping early at step %d: %d evaluations without a better %s than %s at step %s",
+                state.global_step,
+                waited,
+                self.key,
+                state.best_metric,
+                state.best_global_step,
+            )
+            control.should_training_stop = True
+            self.stopped_early = True
+        return control
+
+
+def evaluations_since(state, step: int | None) -> int:
+    """Evaluations logged after `step` (all of them when there is no best yet); the log history is restored on
+    resume, so early stopping counts across preemptions."""
+    return sum(1 for entry in state.log_history if "eval_loss" in entry and (step is None or entry["step"] > step))
+
+
+def save_best_model(trainer: QATrainer, step: int) -> None:
+    """The current model to best-<step>, whole or not at all; every rank takes part (as in save_model)."""
+    checkpoint_dir = Path(trainer.args.output_dir)
+    staging = checkpoint_dir / f".{BEST_PREFIX}{step}.partial"
+    if trainer.is_world_process_zero():
+        shutil.rmtree(staging, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    trainer.save_model(str(staging))
+    if trainer.is_world_process_zero():
+        target = checkpoint_dir / f"{BEST_PREFIX}{step}"
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        # Keep the best model the newest checkpoint names too: a run resumed from it needs that one.
+        newest = newest_checkpoint(checkpoint_dir)
+        prune_best_models(checkpoint_dir, keep={step, checkpoint_best_step(newest) if newest else None})
+    trainer.accelerator.wait_for_everyone()
+
+
+def prune_best_models(checkpoint_dir: Path, keep: set[int | None]) -> None:
+    for path in checkpoint_dir.glob(f"{BEST_PREFIX}*"):
+        step = path.name.removeprefix(BEST_PREFIX)
+        if not (step.isdigit() and int(step) in keep):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+class TensorBoardEvents(TrainerCallback):
+    """Every logged value as a TensorBoard scalar (train/loss, eval/f1, ...), written offline as training goes.
+
+    A resumed run purges the events a killed attempt wrote after the checkpoint it resumes from, so the curves
+    show each step once.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.writer = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(
+                str(self.log_dir), purge_step=state.global_step + 1 if state.global_step else None
+            )
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.writer is None:
+            return
+        for key, value in (logs or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                tag = f"eval/{key.removeprefix('eval_')}" if key.startswith("eval_") else f"train/{key}"
+                self.writer.add_scalar(tag, value, state.global_step)
+        self.writer.flush()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.writer is not None:
+            self.writer.close()
 
 
 class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
@@ -143,6 +278,35 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class QATrainer(Seq2SeqTrainer):
+    """Seq2SeqTrainer with a resumable data order and a training throughput in each logged line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.last_log: tuple[float, int] | None = None  # (time, step) of the previous training log line
+        self.evaluation_seconds = 0.0  # since then
+
+    def evaluate(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.evaluation_seconds += time.perf_counter() - started
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training line: samples per second since the previous one, evaluations left out
+            now, step = time.perf_counter(), self.state.global_step
+            if self.last_log is not None and step > self.last_log[1]:
+                seconds = now - self.last_log[0] - self.evaluation_seconds
+                samples = (step - self.last_log[1]) * self.args.train_batch_size * self.args.gradient_accumulation_steps
+                logs["samples_per_second"] = round(samples * self.args.world_size / max(seconds, 1e-9), 2)
+            self.last_log, self.evaluation_seconds = (now, step), 0.0
+        super().log(logs, start_time)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # In order: the evaluation set is sorted longest first already, and its golds are matched by position
+        # (the Trainer would otherwise shuffle it by length too, as it does the training set).
+        return torch.utils.data.SequentialSampler(eval_dataset)
+
     def _get_train_sampler(self, train_dataset=None):
         if self.args.train_sampling_strategy != "group_by_length":
             return super()._get_train_sampler(train_dataset)
@@ -173,7 +337,7 @@ class SetSamplerEpoch(TrainerCallback):
         return control
 
 
-def load_train_split(tokenized_dir: Path) -> datasets.Dataset:
+def load_splits(tokenized_dir: Path) -> datasets.DatasetDict:
     what = f"{tokenized_dir}: not a tokenized dataset folder (save_to_disk)"
     try:
         splits = datasets.load_from_disk(str(tokenized_dir))
@@ -181,12 +345,64 @@ def load_train_split(tokenized_dir: Path) -> datasets.Dataset:
         raise InputError(f"{what} ({first_line(err)})") from err
     if not isinstance(splits, datasets.DatasetDict) or "train" not in splits:
         raise InputError(f"{what} with a train split")
-    missing = set(MODEL_COLUMNS) - set(splits["train"].column_names)
+    return splits
+
+
+def require_columns(splits: datasets.DatasetDict, split: str, columns: list[str], tokenized_dir: Path) -> None:
+    if split not in splits:
+        raise InputError(f"{tokenized_dir}: no {split} split")
+    missing = set(columns) - set(splits[split].column_names)
     if missing:
-        raise InputError(f"{what}: its train split lacks the columns {sorted(missing)}")
-    if len(splits["train"]) == 0:
-        raise InputError(f"{tokenized_dir}: the train split has no rows")
+        raise InputError(
+            f"{tokenized_dir}: its {split} split lacks the columns {sorted(missing)} (made by an older tokenize step?)"
+        )
+    if len(splits[split]) == 0:
+        raise InputError(f"{tokenized_dir}: the {split} split has no rows")
+
+
+def load_train_split(splits: datasets.DatasetDict, tokenized_dir: Path) -> datasets.Dataset:
+    require_columns(splits, "train", MODEL_COLUMNS, tokenized_dir)
     return splits["train"].select_columns(MODEL_COLUMNS)
+
+
+@dataclass
+class EvalSet:
+    """The validation questions scored during training, longest first (less padding in each generate() batch),
+    with every gold answer of each in the same order."""
+
+    examples: datasets.Dataset
+    golds: list[list[str]]
+
+
+def load_eval_set(splits: datasets.DatasetDict, tokenized_dir: Path, size: int, seed: int) -> EvalSet:
+    """A fixed sample of `size` validation questions, drawn with the training seed: every evaluation of a run,
+    and of a resumed run, scores the same questions."""
+    require_columns(splits, "validation", [*EVAL_COLUMNS, "answers"], tokenized_dir)
+    validation = splits["validation"]
+    chosen = range(len(validation))
+    if len(validation) > size:
+        chosen = sorted(random.Random(seed).sample(chosen, size))
+    sample = validation.select(chosen)
+    lengths = [len(ids) for ids in sample["input_ids"]]
+    longest_first = sorted(range(len(sample)), key=lambda i: (-lengths[i], i))
+    sample = sample.select(longest_first)
+    return EvalSet(sample.select_columns(EVAL_COLUMNS), list(sample["answers"]))
+
+
+def make_scorer(tokenizer, golds: list[list[str]], unanswerable: str) -> Callable[[EvalPrediction], dict]:
+    """compute_metrics for the Trainer: generated answers scored like the metrics step scores them."""
+
+    def score(prediction: EvalPrediction) -> dict[str, float]:
+        generated = np.asarray(prediction.predictions)
+        generated = np.where(generated < 0, tokenizer.pad_token_id, generated)  # -100: padding between processes
+        texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
+        if len(texts) != len(golds):
+            raise RuntimeError(f"scored {len(texts)} generated answers for {len(golds)} validation questions")
+        answers = [prediction_to_answer(text, unanswerable) for text in texts]
+        totals = aggregate([score_one(g, a) for g, a in zip(golds, answers)], [bool(g) for g in golds])
+        return {name: totals[name] for name in EVAL_SCORES if name in totals}
+
+    return score
 
 
 def run_fingerprint(settings: TrainSettings, model_source: str, tokenized_dir: Path, world_size: int) -> dict:
@@ -264,12 +480,16 @@ def fingerprint_differences(saved: dict, current: dict) -> list[str]:
     return differences
 
 
-def clear_other_checkpoints(checkpoint_dir: Path, keep: Path | None) -> None:
-    """Delete every checkpoint but the one resumed from. An unmarked leftover would otherwise count towards the
-    Trainer's save_total_limit, which rotates by age, and push out the last complete checkpoint."""
-    for path in checkpoint_dir.glob("checkpoint-*"):
-        if path != keep:
-            shutil.rmtree(path, ignore_errors=True)
+def clear_checkpoint_dir(checkpoint_dir: Path, keep: list[Path]) -> None:
+    """Delete everything but what a resumed run needs. An unmarked leftover checkpoint would otherwise count
+    towards the Trainer's save_total_limit, which rotates by age, and push out the last complete one; the best
+    models and TensorBoard events of a discarded run must not mix with this run's."""
+    for path in checkpoint_dir.iterdir() if checkpoint_dir.is_dir() else []:
+        if path not in keep:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
 
 def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path | None, str]:
@@ -285,11 +505,23 @@ def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path 
     differences = fingerprint_differences(saved, fingerprint)
     if differences:
         return None, f"{newest.name} was made by a different run ({'; '.join(differences)})"
+    best = checkpoint_best_step(newest)
+    if best is not None and not (checkpoint_dir / f"{BEST_PREFIX}{best}").is_dir():
+        return None, f"{newest.name} names {BEST_PREFIX}{best} as its best model, which is missing"
     return newest, ""
 
 
+def checkpoint_best_step(checkpoint: Path) -> int | None:
+    """The step of the best evaluation when the checkpoint was saved (None: no evaluation yet)."""
+    try:
+        step = json.loads((checkpoint / RUN_MARKER).read_text())["best_step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return step if type(step) is int else None
+
+
 def training_arguments(
-    settings: TrainSettings, checkpoint_dir: Path, dataloader_workers: int = 0
+    settings: TrainSettings, checkpoint_dir: Path, generation_max_length: int, dataloader_workers: int = 0
 ) -> Seq2SeqTrainingArguments:
     bf16 = use_bf16(settings.precision)
     cuda = torch.cuda.is_available()
@@ -322,8 +554,13 @@ def training_arguments(
         save_total_limit=2,
         logging_steps=settings.logging_steps,
         logging_first_step=True,
-        eval_strategy="no",
-        report_to="none",
+        eval_strategy="steps" if settings.eval_steps else "no",
+        eval_steps=settings.eval_steps or None,
+        per_device_eval_batch_size=settings.batch_size,
+        predict_with_generate=True,  # EM/F1 of generated answers, greedy, as long as prediction's
+        generation_max_length=generation_max_length,
+        generation_num_beams=1,
+        report_to="none",  # TensorBoardEvents writes the events (it handles resumed runs)
         disable_tqdm=not on_terminal(),  # in a log file: ProgressLines and the Trainer's printed logs instead
         ddp_find_unused_parameters=False,
         torch_compile=settings.torch_compile,
@@ -333,13 +570,15 @@ def training_arguments(
 def train(
     settings: TrainSettings,
     tokenized_dir: Path,
+    tokenize_stats: Path,
     model_source: str,
     output_dir: Path,
     checkpoint_dir: Path,
     dataloader_workers: int = 0,
     manifest: Callable[[], dict] | None = None,
 ) -> bool:
-    """Train and save the final model to `output_dir`. Returns False when stopped by a signal.
+    """Train and save the best evaluation's model (the last step's without evaluations) to `output_dir`, with its
+    log history, TensorBoard events, curves and model card. Returns False when stopped by a signal.
 
     `manifest()`, when given, is written as run_manifest.json beside the model before the folder is renamed into
     place, so the output appears complete or not at all.
@@ -347,20 +586,40 @@ def train(
     stopper = StopOnSignal()  # first: a SIGTERM while loading must not be lost
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
     set_seed(settings.seed)
-    train_set = load_train_split(tokenized_dir)
+    tokenize_settings, longest_target = read_tokenize_stats(tokenize_stats)
+    splits = load_splits(tokenized_dir)
+    train_set = load_train_split(splits, tokenized_dir)
+    eval_set = (
+        load_eval_set(splits, tokenized_dir, settings.eval_examples, settings.seed) if settings.eval_steps else None
+    )
     tokenizer, model = load_model(model_source)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
-    args = training_arguments(settings, checkpoint_dir, dataloader_workers)
+    # generate()'s max_length counts the decoder's start token: one more than prediction's max_new_tokens.
+    generation_max_length = auto_max_new_tokens(longest_target, tokenize_settings.max_target_length) + 1
+    args = training_arguments(settings, checkpoint_dir, generation_max_length, dataloader_workers)
     fingerprint = run_fingerprint(settings, model_source, tokenized_dir, args.world_size)
+    events = checkpoint_dir / "runs"
     trainer = QATrainer(
         model=model,
         args=args,
         train_dataset=train_set,
+        eval_dataset=eval_set.examples if eval_set else None,
+        compute_metrics=make_scorer(tokenizer, eval_set.golds, tokenize_settings.unanswerable_target)
+        if eval_set
+        else None,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[stopper, MarkCompleteCheckpoints(fingerprint), *([] if on_terminal() else [ProgressLines()])],
+        callbacks=[
+            stopper,
+            MarkCompleteCheckpoints(fingerprint),
+            TensorBoardEvents(events),
+            *([] if on_terminal() else [ProgressLines()]),
+        ],
     )
     trainer.add_callback(SetSamplerEpoch(trainer))
+    keep_best = KeepBest(trainer, settings)
+    if eval_set:
+        trainer.add_callback(keep_best)
     resume, why_not = resumable_checkpoint(checkpoint_dir, fingerprint)
     trainer.accelerator.wait_for_everyone()  # every rank has decided before the main one clears anything
     if resume:
@@ -368,18 +627,41 @@ def train(
     elif why_not:
         log.warning("not resuming: %s in %s; training from the start", why_not, checkpoint_dir)
     if trainer.is_world_process_zero():
-        clear_other_checkpoints(checkpoint_dir, keep=resume)
+        best = checkpoint_best_step(resume) if resume else None
+        keep = [resume, events, checkpoint_dir / f"{BEST_PREFIX}{best}"] if resume else []
+        clear_checkpoint_dir(checkpoint_dir, keep)
     trainer.accelerator.wait_for_everyone()  # no rank reads the folder while the main one clears it
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stopper.stopped:
         return False
+
+    state = trainer.state
     staging = output_dir.with_name(output_dir.name + ".partial")
     if trainer.is_world_process_zero() and staging.exists():
         shutil.rmtree(staging)
     trainer.accelerator.wait_for_everyone()
-    trainer.save_model(str(staging))  # every rank calls it; the main one writes
+    best_model = checkpoint_dir / f"{BEST_PREFIX}{state.best_global_step}"
+    if state.best_global_step is None:
+        if eval_set:
+            log.warning("no evaluation gave a usable %s: keeping the last step's model", settings.best_metric)
+        trainer.save_model(str(staging))  # every rank calls it; the main one writes
+    elif trainer.is_world_process_zero():
+        log.info(
+            "keeping the model of step %d (%s %s)", state.best_global_step, settings.best_metric, state.best_metric
+        )
+        shutil.copytree(best_model, staging)
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(staging))
+        training_log = {
+            "best": None
+            if state.best_global_step is None
+            else {"metric": settings.best_metric, "value": state.best_metric, "step": state.best_global_step},
+            "final_step": state.global_step,
+            "stopped_early": keep_best.stopped_early,
+            "eval_examples": len(eval_set.golds) if eval_set else 0,
+            "log_history": state.log_history,
+        }
+        write_model_extras(staging, training_log, settings, tokenize_stats, model_source, output_dir, events)
         (staging / "train_metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
         if manifest:
             (staging / "run_manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
@@ -389,3 +671,22 @@ def train(
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
     return True
+
+
+def write_model_extras(
+    folder: Path,
+    training_log: dict,
+    settings: TrainSettings,
+    tokenize_stats: Path,
+    model_source: str,
+    output_dir: Path,
+    events: Path,
+) -> None:
+    """What outlives the run beside the weights: the log history, TensorBoard events, curves and a model card."""
+    (folder / TRAINING_LOG).write_text(json.dumps(training_log, indent=2) + "\n")
+    if events.is_dir():
+        shutil.copytree(events, folder / "runs")
+    plot_training(training_log, folder / "training_curves.png", title=output_dir.name)
+    stats = json.loads(tokenize_stats.read_text(encoding="utf-8"))
+    card = render_model_card(output_dir.name, model_source, stats, settings.as_dict(), training_log, str(output_dir))
+    (folder / "README.md").write_text(card, encoding="utf-8")

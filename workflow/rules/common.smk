@@ -70,6 +70,19 @@ def named_tables(sources, split):
     return " ".join(f"{s}={path}" for s, path in zip(sources, normalized(sources, split)))
 
 
+def normalize_stats(sources):
+    return expand(rules.normalize.output.stats, source=sources, split=SPLITS)
+
+
+def named_stats(sources):
+    """SOURCE:SPLIT=PATH arguments for the report page."""
+    return " ".join(
+        f"{source}:{split}={expand(rules.normalize.output.stats, source=source, split=split)[0]}"
+        for source in sources
+        for split in SPLITS
+    )
+
+
 def is_scratch(key):
     return config["model"][key] == "scratch"
 
@@ -153,8 +166,19 @@ def tokenize_data_inputs(wildcards):
 def train_inputs(wildcards):
     inputs = {
         "tokenized": expand(rules.tokenize_data.output.data, dataset=wildcards.dataset)[0],
+        "stats": expand(rules.tokenize_data.output.stats, dataset=wildcards.dataset)[0],
         "script": step_script("train.py"),
-        "modules": modules("train.py", "predict.py", "features.py", "text.py", "settings.py", "manifest.py"),
+        "modules": modules(
+            "train.py",
+            "predict.py",
+            "features.py",
+            "text.py",
+            "scoring.py",
+            "settings.py",
+            "manifest.py",
+            "model_card.py",
+            "plot_training.py",
+        ),
     }
     scratch = is_scratch("name_or_path")
     fetched = expand(rules.prefetch_hub.output.record, role="model")[0]

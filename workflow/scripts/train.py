@@ -3,7 +3,7 @@ or under `accelerate launch --num_processes N` (several GPUs, or `--cpu` process
 
 Example:
   accelerate launch --num_processes 1 workflow/scripts/train.py --tokenized results/tokenized/demo \
-      --model results/scratch/demo/model --output results/models/demo \
+      --stats results/tokenized/demo.stats.json --model results/scratch/demo/model --output results/models/demo \
       --checkpoints results/checkpoints/demo --settings '{"learning_rate": 1e-3, ...}'
 """
 
@@ -28,6 +28,11 @@ def main() -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
+    parser.add_argument(
+        "--stats",
+        required=True,
+        help="the tokenize step's stats JSON (its settings, the longest answer, the row counts for the model card)",
+    )
     parser.add_argument("--model", required=True, help="hub id or local folder of the starting model")
     parser.add_argument("--output", required=True, help="where the final model is saved (save_pretrained)")
     parser.add_argument(
@@ -58,7 +63,7 @@ def main() -> int:
     started = now()
     job = f" (Slurm job {os.environ['SLURM_JOB_ID']})" if "SLURM_JOB_ID" in os.environ else ""
     log.info("=== train %s -> %s, started %s%s", args.tokenized, args.output, started, job)
-    inputs = {"tokenized": args.tokenized}
+    inputs = {"tokenized": args.tokenized, "stats": args.stats}
     if Path(args.model).exists():
         inputs["model"] = args.model
 
@@ -68,6 +73,7 @@ def main() -> int:
     stopped = not train(
         settings,
         Path(args.tokenized),
+        Path(args.stats),
         args.model,
         Path(args.output),
         Path(args.checkpoints),
