@@ -691,15 +691,35 @@ def test_require_examples():
 
 # --- train
 
-TRAIN_SETTINGS = {"learning_rate": 0.01, "epochs": 1, "batch_size": 2, "seed": 0, "save_steps": 50, "max_steps": 2}
-TRAIN_TOKENIZED_DAMAGE = ["an empty folder", "missing", "a file", "one Dataset", "no train", "no labels", "empty"]
+TRAIN_SETTINGS = {
+    "learning_rate": 0.01,
+    "epochs": 1,
+    "batch_size": 2,
+    "seed": 0,
+    "save_steps": 50,
+    "max_steps": 2,
+    "eval_steps": 1,
+    "eval_examples": 3,
+}
+TRAIN_TOKENIZED_DAMAGE = [
+    "an empty folder",
+    "missing",
+    "a file",
+    "one Dataset",
+    "no train",
+    "no labels",
+    "empty",
+    "no validation",
+    "no answers",
+]
+TRAIN_NUMBERS = {"batch_size": 1, "save_steps": 1, "max_steps": 1, "eval_examples": 1}
 
 
 @st.composite
 def train_inputs(draw):
-    text = draw(settings_objects(TRAIN_SETTINGS, {"batch_size": 1, "save_steps": 1, "max_steps": 1}))
+    text = draw(settings_objects(TRAIN_SETTINGS, TRAIN_NUMBERS))
     pick = lambda kinds: draw(st.sampled_from(kinds)) if draw(rarely(25)) else None  # noqa: E731
-    return text, pick(MODEL_DAMAGE[:-1]), pick(TRAIN_TOKENIZED_DAMAGE)
+    return text, pick(MODEL_DAMAGE[:-1]), pick(TRAIN_TOKENIZED_DAMAGE), pick(STATS_DAMAGE), draw(st.randoms())
 
 
 def damaged_train_split(folder: Path, trained: dict, damage: str) -> Path:
@@ -717,16 +737,23 @@ def damaged_train_split(folder: Path, trained: dict, damage: str) -> Path:
     elif damage == "empty":
         splits["train"] = splits["train"].select([])
         splits.save_to_disk(str(path))
+    elif damage == "no validation":
+        datasets.DatasetDict({"train": splits["train"]}).save_to_disk(str(path))
+    elif damage == "no answers":  # tokenized before validation during training scored answers
+        splits["validation"] = splits["validation"].remove_columns(["answers"])
+        splits.save_to_disk(str(path))
     return path
 
 
 def check_train(run, base: Path, trained: dict, inputs) -> None:
-    text, model, tokenized = inputs
+    text, model, tokenized, stats, rng = inputs
     folder = example_dir(base)
     model_path = trained["model"] if model is None else damaged_model(folder, trained, model)
     tokenized_path = trained["tokenized"] if tokenized is None else damaged_train_split(folder, trained, tokenized)
+    stats_path = damaged_stats(folder, trained, stats, rng) if stats else base / "tokenized.stats.json"
     output = folder / "out" / "model"
     args = ["--model", str(model_path), "--tokenized", str(tokenized_path), "--checkpoints", str(folder / "ck")]
+    args += ["--stats", str(stats_path)]
     status, stderr = run("train", *args, "--output", str(output), "--settings", text)
     if assert_clean(status, stderr, [output]):
         assert (output / "model.safetensors").is_file()

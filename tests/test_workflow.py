@@ -1,6 +1,9 @@
 """The Snakemake workflow itself: lint, dry runs of the shipped config, and the whole DAG on tiny data."""
 
+import base64
 import json
+import re
+from pathlib import Path
 
 from t5qa.manifest import sha256_of
 
@@ -87,8 +90,29 @@ def test_whole_dag_on_tiny_data(tmp_path):
     )
     assert isinstance(tokenizer.decode(generated[0], skip_special_tokens=True), str)
 
-    rerun = snakemake(tmp_path, "-n", "results/metrics/tiny.json", "--configfile", str(config))
+    # Beside the weights: the log history, TensorBoard events, curves and the model card.
+    history = read_json(model / "log_history.json")
+    assert history["best"]["step"] == history["final_step"] == 15  # eval_steps 500: the last step is evaluated
+    assert list((model / "runs").glob("events.out.tfevents.*"))
+    assert (model / "training_curves.png").is_file() and "AutoModelForSeq2SeqLM" in (model / "README.md").read_text()
+
+    # The default target adds the plot and the report page; `--report` embeds both.
+    snakemake(tmp_path, "--cores", "2", "--configfile", str(config))
+    snakemake(tmp_path, "--report", "report.html", "--configfile", str(config))
+    embedded = report_files(tmp_path / "report.html")
+    assert embedded["results/plots/tiny.training.png"] == (tmp_path / "results/plots/tiny.training.png").read_bytes()
+    page = embedded["results/report/tiny.html"].decode()
+    assert f"{metrics['f1']:.2f}" in page and "tiny_causalqa" in page and "p95" in page
+
+    rerun = snakemake(tmp_path, "-n", "--configfile", str(config))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def report_files(report: Path) -> dict[str, bytes]:
+    """The files a Snakemake HTML report embeds (base64 data URIs in its `results` object), by path."""
+    text = report.read_text()
+    results = json.loads(re.search(r"var results = (\{.*?\});\n", text, re.S).group(1))
+    return {path: base64.b64decode(entry["data_uri"].split("base64,", 1)[1]) for path, entry in results.items()}
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path):
