@@ -1,4 +1,4 @@
-# make demo: the whole DAG, offline, on the embedded demo.  make test: the test suite.
+# make demo: the whole DAG, offline, on the embedded demo (make demo-report: its report.html).  make test: the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo demo-report test lint clean-demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 	HF_HUB_OFFLINE=1 snakemake --cores all --configfile config/demo.yaml
 	@python -c "import json; m = json.load(open('results/metrics/demo.json')); \
 	print(f\"demo: exact {m['exact']:.1f}  f1 {m['f1']:.1f}  on {m['total']} questions -> results/metrics/demo.json\")"
+	@echo "demo: model card, curves, TensorBoard events in results/models/demo/; make demo-report for report.html"
+
+# The demo's Snakemake report: scores, data stats and training curves in one HTML file.
+demo-report: demo
+	snakemake --report report.html --configfile config/demo.yaml
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 pytest

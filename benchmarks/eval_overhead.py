@@ -41,7 +41,7 @@ def demo_train_settings() -> dict:
 
 def build_inputs() -> None:
     targets = [DEMO["tokenized"], DEMO["stats"], MODEL]
-    command = ["snakemake", "--cores", "2", "--configfile", "config/demo.yaml", *targets]
+    command = ["snakemake", "--cores", "2", *targets, "--configfile", "config/demo.yaml"]
     subprocess.run(command, cwd=REPO, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 
