@@ -8,6 +8,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from t5qa.config_check import check_config
+from t5qa.experiments import build_experiments, evaluation_runs
 
 min_version("9.0")
 
@@ -19,8 +20,11 @@ validate(config, "workflow/schemas/config.schema.yaml")
 # validate() inserts the schema's default objects by reference: give every source its own copy.
 config.update(json.loads(json.dumps(config)))
 # What the schema cannot see (a dataset naming an undeclared source, a source listed twice, ...): one line each.
+# Every experiment (the top-level settings are the one named `default`), its overrides merged in and checked.
 try:
     check_config(config)
+    EXPERIMENTS = build_experiments(config)
+    EVALUATIONS = evaluation_runs(config, EXPERIMENTS)
 except ValueError as err:
     raise WorkflowError(str(err)) from None
 
@@ -35,6 +39,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/summary.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -42,7 +47,9 @@ report: "workflow/report/workflow.rst"
 
 rule all:
     input:
-        expand(rules.metrics.output.metrics, dataset=config["default_datasets"]),
-        expand(rules.plot_training.output.plot, dataset=config["default_datasets"]),
-        expand(rules.report_page.output.page, dataset=config["default_datasets"]),
+        expand(rules.metrics.output.metrics, xp="", dataset=config["default_datasets"], on="", test=""),
+        expand(rules.plot_training.output.plot, xp="", dataset=config["default_datasets"]),
+        expand(rules.report_page.output.page, xp="", dataset=config["default_datasets"]),
+        # Experiments side by side, when the config declares any.
+        rules.summary.output.csv if len(EXPERIMENTS) > 1 or config["evaluations"] else [],
     default_target: True

@@ -11,7 +11,7 @@ from t5qa.errors import InputError
 from t5qa.formats import FORMATS, get_format
 from t5qa.normalize import normalize_file
 from t5qa.settings import NormalizeSettings, config_schema, schema_entry
-from t5qa.sources import SPLITS, normalize_settings, raw_extension, read_split, split_spec
+from t5qa.sources import SPLITS, TEST, normalize_settings, raw_extension, read_split, split_spec
 
 from .conftest import squad_json
 
@@ -110,6 +110,16 @@ def test_a_source_with_validation_reads_each_split_from_its_own_file():
     assert [read_split(own, split) for split in SPLITS] == ["train", "validation"]
     assert [normalize_settings(own, split)["holdout"] for split in SPLITS] == [None, None]
     assert normalize_settings(own, "validation")["strict"] is True
+
+
+def test_a_test_split_is_its_own_file_even_when_validation_is_carved_out_of_train():
+    with_test = spec(test={"path": "test.csv"})
+    assert read_split(with_test, TEST) == TEST
+    assert normalize_settings(with_test, TEST)["holdout"] is None  # every row of the test file, none of train's
+    assert normalize_settings(with_test, "validation")["holdout"] == {"fraction": 0.25, "part": "validation"}
+    assert split_spec(with_test, TEST, "original") == {"path": "test.csv"}
+    with pytest.raises(ValueError, match="no test file"):
+        split_spec(spec(), TEST, "original")
 
 
 def test_split_spec_fills_the_split_family_and_refuses_a_carved_split():

@@ -162,3 +162,41 @@ def test_rebuild_from_scratch_is_byte_identical(built, tmp_path):
     snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(path))
     for name, content in first.items():
         assert (tmp_path / name).read_bytes() == content, name
+
+
+# --- experiments: shared work is not redone, and one experiment's edit reruns that experiment only
+
+LR = {"experiments": {"lr": {"train": {"learning_rate": 0.001}}}}
+EXPERIMENT_TARGET = "results/experiments/lr/metrics/tiny.json"
+
+
+def test_an_experiment_reuses_the_tokenized_data_and_model(built):
+    root, config = built
+    with_experiment = {**config, **LR}
+    assert plan(root, with_experiment) == {}  # the default experiment is untouched
+    assert plan(root, with_experiment, EXPERIMENT_TARGET) == {"train": 1, "predict": 1, "metrics": 1}
+
+
+def test_a_sweep_tokenizes_nothing_again(built):
+    root, config = built
+    sweep = {
+        **config,
+        "sweeps": [{"name": "lr", "grid": {"train.learning_rate": [0.001, 0.01]}, "seeds": [1, 2]}],
+        "evaluations": [{"experiments": ["lr"]}],
+    }
+    assert plan(root, sweep, "results/summary.csv") == {"train": 4, "predict": 4, "metrics": 4, "summary": 1}
+
+
+def test_an_experiment_with_other_tokenize_settings_tokenizes_once_for_itself(built):
+    root, config = built
+    longer = {**config, "experiments": {"long": {"tokenize": {"max_source_length": 100}}}}
+    target = "results/experiments/long/metrics/tiny.json"
+    assert plan(root, longer, target) == {"tokenize_data": 1, "train": 1, "predict": 1, "metrics": 1}
+
+
+def test_a_model_on_another_dataset_is_scored_without_retraining(built):
+    root, config = built
+    other = copy.deepcopy(config)
+    other["datasets"]["other"] = list(config["datasets"]["tiny"])[:1]
+    # The scratch tokenizer of `tiny` tokenizes the other dataset (the model's own vocabulary); nothing is retrained.
+    assert plan(root, other, "results/metrics/tiny.on.other.json") == {"tokenize_data": 1, "predict": 1, "metrics": 1}

@@ -8,7 +8,7 @@ import difflib
 from t5qa.download import check_location
 from t5qa.errors import InputError
 from t5qa.formats import FORMATS, get_format
-from t5qa.sources import SPLITS
+from t5qa.sources import ALL_SPLITS
 
 
 def _undeclared(kind: str, name: str, section: str, declared) -> str:
@@ -40,7 +40,7 @@ def config_problems(config: dict) -> list[str]:
                     f"source {name!r}: format {fmt.name} has a fixed layout; 'columns' applies to "
                     f"{generic} sources only: remove it"
                 )
-        for split in SPLITS:
+        for split in ALL_SPLITS:
             location = spec.get(split)
             if location is None:
                 continue

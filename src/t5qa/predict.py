@@ -1,4 +1,4 @@
-"""Batched greedy (or beam) generation over the tokenized validation split.
+"""Batched greedy (or beam) generation over the tokenized validation (or test) split.
 
 Examples are sorted by length and cut into batches once; batch b goes to process b % world_size,
 so every batch, and so every prediction, is the same whatever the number of processes.
@@ -56,24 +56,25 @@ def auto_max_new_tokens(longest_target: int, max_target_length: int) -> int:
     return min(max_target_length, longest_target + 1)
 
 
-def load_validation(tokenized_dir: Path) -> dict[str, list]:
-    """The tokenized folder's validation split (ids, sources, input ids), checked for what prediction reads."""
+def load_validation(tokenized_dir: Path, split: str = "validation") -> dict[str, list]:
+    """The tokenized folder's validation (or test) split: ids, sources, input ids, checked for what prediction
+    reads."""
     what = f"{tokenized_dir}: not a tokenized dataset folder (save_to_disk)"
     try:
         splits = datasets.load_from_disk(str(tokenized_dir))
-        if not isinstance(splits, datasets.DatasetDict) or "validation" not in splits:
-            raise InputError(f"{what} with a validation split")
-        missing = {"id", "source", "input_ids"} - set(splits["validation"].column_names)
+        if not isinstance(splits, datasets.DatasetDict) or split not in splits:
+            raise InputError(f"{what} with a {split} split")
+        missing = {"id", "source", "input_ids"} - set(splits[split].column_names)
         if missing:
-            raise InputError(f"{what}: its validation split lacks the columns {sorted(missing)}")
-        columns = splits["validation"].select_columns(["id", "source", "input_ids"]).to_dict()
+            raise InputError(f"{what}: its {split} split lacks the columns {sorted(missing)}")
+        columns = splits[split].select_columns(["id", "source", "input_ids"]).to_dict()
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, pyarrow.ArrowException) as err:
         raise InputError(f"{what} ({first_line(err)})") from err
     if not columns["id"]:
-        raise InputError(f"{tokenized_dir}: the validation split has no rows")
+        raise InputError(f"{tokenized_dir}: the {split} split has no rows")
     for row, (id_, source, ids) in enumerate(zip(columns["id"], columns["source"], columns["input_ids"])):
         if not (isinstance(id_, str) and isinstance(source, str) and _is_token_ids(ids)):
-            raise InputError(f"{what}: validation row {row} needs a text id and source and a list of token ids")
+            raise InputError(f"{what}: {split} row {row} needs a text id and source and a list of token ids")
     return columns
 
 
@@ -93,7 +94,14 @@ def load_model(model_dir: Path):
     return tokenizer, model
 
 
-def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: PredictSettings, unanswerable: str) -> None:
+def predict(
+    model_dir: Path,
+    tokenized_dir: Path,
+    output: Path,
+    settings: PredictSettings,
+    unanswerable: str,
+    split: str = "validation",
+) -> None:
     """`unanswerable` is the target the model learnt for "no answer" (the tokenize step's setting): it maps back to
     an empty prediction."""
     datasets.disable_caching()
@@ -101,7 +109,7 @@ def predict(model_dir: Path, tokenized_dir: Path, output: Path, settings: Predic
     # believing it is alone (and predicting everything).
     state = PartialState(cpu=not torch.cuda.is_available())
     check_destination(output)
-    validation = load_validation(tokenized_dir)
+    validation = load_validation(tokenized_dir, split)
     n_examples = len(validation["id"])
     tokenizer, model = load_model(model_dir)
     largest = max(max(ids) for ids in validation["input_ids"])

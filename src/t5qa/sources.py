@@ -10,6 +10,8 @@ from __future__ import annotations
 from t5qa.formats import FORMATS
 
 SPLITS = ("train", "validation")  # every source has a train file; validation may be carved out of it
+TEST = "test"  # a source may declare a test file too: never trained on, only scored when an evaluation asks
+ALL_SPLITS = (*SPLITS, TEST)
 
 
 def raw_extension(spec: dict) -> str:
@@ -18,8 +20,9 @@ def raw_extension(spec: dict) -> str:
 
 
 def read_split(spec: dict, split: str) -> str:
-    """The split whose raw file `split` is read from: its own, or train's when it has none."""
-    return split if split in spec else "train"
+    """The split whose raw file `split` is read from: its own, or train's when it has none (a test split is
+    never carved out of train)."""
+    return split if split in spec or split == TEST else "train"
 
 
 def split_spec(spec: dict, split: str, split_family: str) -> dict:
@@ -38,12 +41,14 @@ def normalize_settings(spec: dict, split: str) -> dict:
     """The normalize step's settings (t5qa.settings.NormalizeSettings) for one split, as a plain dict.
 
     A source without a validation file has both its tables carved out of its train file by id hash: validation
-    keeps `validation_fraction` of the rows and train the rest, so the two never share a row.
+    keeps `validation_fraction` of the rows and train the rest, so the two never share a row. A test table is its
+    own file, as it is.
     """
     from t5qa.settings import NormalizeSettings  # imported here: settings imports this module's SPLITS
 
     _check_available(spec)
-    holdout = None if "validation" in spec else {"fraction": spec["validation_fraction"], "part": split}
+    carved = "validation" not in spec and split != TEST
+    holdout = {"fraction": spec["validation_fraction"], "part": split} if carved else None
     values = {"format": spec["format"], "columns": spec["columns"], "strict": spec["strict"], "holdout": holdout}
     return NormalizeSettings.from_dict(values, where="normalize settings").as_dict()
 

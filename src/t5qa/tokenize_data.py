@@ -13,7 +13,6 @@ from t5qa.cli import read_table
 from t5qa.errors import InputError
 from t5qa.features import check_template, length_stats, make_tokenize_fn
 from t5qa.settings import TokenizeSettings
-from t5qa.sources import SPLITS
 from t5qa.text import gold_answers
 
 log = logging.getLogger("t5qa.tokenize_data")
@@ -45,13 +44,14 @@ def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.D
 def tokenize_dataset(
     tables: dict[str, list[tuple[str, Path]]], tokenizer, settings: TokenizeSettings, output: Path, num_proc: int = 1
 ) -> dict:
-    """Tokenize every split into `output` (save_to_disk, renamed into place). Returns the stats."""
+    """Tokenize each split given (split -> [(source, table)]) into `output` (save_to_disk, renamed into place).
+    Returns the stats."""
     for warning in check_template(settings.template):
         log.warning(warning)
     tokenize = make_tokenize_fn(tokenizer, settings)
     splits, stats = {}, {}
-    for split in SPLITS:
-        raw = load_split(tables[split], text_columns(settings))
+    for split, split_tables in tables.items():
+        raw = load_split(split_tables, text_columns(settings))
         # Every gold answer, as the metrics step scores them: validation during training scores the same way.
         golds = [gold_answers(a, p) for a, p in zip(raw["answer"], raw["answer_processed"])]
         raw = raw.add_column("answers", golds, feature=datasets.List(datasets.Value("string")))

@@ -302,10 +302,18 @@ class QATrainer(Seq2SeqTrainer):
             self.last_log, self.evaluation_seconds = (now, step), 0.0
         super().log(logs, start_time)
 
+    def evaluation_loop(self, *args, **kwargs):
+        # Seq2SeqTrainer.evaluate gathers with plain `gather`, which keeps the samples accelerate repeats to even out
+        # the processes' last batches: they would be scored (and their loss averaged in) twice. gather_for_metrics
+        # drops them.
+        self.gather_function = self.accelerator.gather_for_metrics
+        return super().evaluation_loop(*args, **kwargs)
+
     def _get_eval_sampler(self, eval_dataset):
         # In order: the evaluation set is sorted longest first already, and its golds are matched by position
-        # (the Trainer would otherwise shuffle it by length too, as it does the training set).
-        return torch.utils.data.SequentialSampler(eval_dataset)
+        # (the Trainer would otherwise shuffle it by length too, as it does the training set). With several
+        # processes, None: accelerate shards the batches in order and gathers them back in order.
+        return torch.utils.data.SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def _get_train_sampler(self, train_dataset=None):
         if self.args.train_sampling_strategy != "group_by_length":

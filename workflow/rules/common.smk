@@ -11,8 +11,9 @@ from t5qa.settings import (
     TrainSettings,
 )
 from t5qa import sources as source_specs
+from t5qa.experiments import DEFAULT, folder_prefix, sharing_key
 from t5qa.formats import FORMATS
-from t5qa.sources import SPLITS, raw_extension, read_split, split_spec
+from t5qa.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -21,10 +22,86 @@ LIBRARY = ROOT / "src" / "t5qa"
 SHARED_MODULES = ("cli.py", "errors.py", "atomic.py", "progress.py")
 
 
+# Path prefixes that are empty for the default experiment, so that its outputs stay at the plain paths:
+#   xp   experiments/<name>/   a named experiment's models, predictions, metrics, plots, report pages, logs
+#   tok  tok-<hash>/           a tokenization other than the default's (tokenized data)
+#   stok tokenizer-<hash>/     a scratch tokenizer other than the default's
+#   mod  model-<hash>/         a scratch model other than the default's
+#   hub  hub-<hash>/           a hub model or tokenizer other than the default's
+#   on   .on.<dataset>         predictions and metrics of a model on another dataset than it was trained on
+#   by   .by.<dataset>         data tokenized with the scratch tokenizer of another dataset (that model's own)
+#   test .test                 the test split (tokenized alone; predictions and metrics on it)
 wildcard_constraints:
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
-    split="|".join(SPLITS),
+    split="|".join(ALL_SPLITS),
+    xp=r"(experiments/[A-Za-z0-9_][A-Za-z0-9_.\-]*/)?",
+    tok=r"(tok-[0-9a-f]{10}/)?",
+    stok=r"(tokenizer-[0-9a-f]{10}/)?",
+    mod=r"(model-[0-9a-f]{10}/)?",
+    hub=r"(hub-[0-9a-f]{10}/)?",
+    on=r"(\.on\.[A-Za-z0-9_\-]+)?",
+    by=r"(\.by\.[A-Za-z0-9_\-]+)?",
+    test=r"(\.test)?",
+
+
+def experiment_prefix(name):
+    return "" if name == DEFAULT else f"experiments/{name}/"
+
+
+def index_shared(kind, what):
+    """prefix -> one experiment using that shared folder (all of them agree on what the folder depends on); and
+    each experiment's entry learns its prefix."""
+    default_key = sharing_key(EXPERIMENTS[DEFAULT]["settings"], what)
+    index = {}
+    for entry in EXPERIMENTS.values():
+        prefix = folder_prefix(sharing_key(entry["settings"], what), default_key, kind)
+        index.setdefault(prefix, entry)
+        entry[what] = prefix
+    return index
+
+
+def index_hub(role):
+    """prefix -> hub name, for the model or tokenizer role."""
+    key = "tokenizer" if role == "tokenizer" else "name_or_path"
+    default_name = EXPERIMENTS[DEFAULT]["settings"]["model"][key]
+    index = {}
+    for entry in EXPERIMENTS.values():
+        name = entry["settings"]["model"][key]
+        index[folder_prefix({"name": name}, {"name": default_name}, "hub")] = name
+    return index
+
+
+TOKENIZATIONS = index_shared("tok", "tokenization")
+SCRATCH_TOKENIZERS = index_shared("tokenizer", "scratch_tokenizer")
+SCRATCH_MODELS = index_shared("model", "model")
+HUB = {role: index_hub(role) for role in ("model", "tokenizer")}
+
+
+def experiment_name(wildcards):
+    return wildcards.xp.removeprefix("experiments/").rstrip("/") or DEFAULT
+
+
+def experiment(wildcards):
+    """The experiment a job belongs to, from its xp prefix."""
+    name = experiment_name(wildcards)
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment {name!r} is not declared under 'experiments' or 'sweeps' in the config")
+    return EXPERIMENTS[name]
+
+
+def evaluated_dataset(wildcards):
+    """The dataset a model is scored on: its own, or the one named by .on.<dataset>."""
+    return wildcards.on.removeprefix(".on.") or wildcards.dataset
+
+
+def evaluated_split(wildcards):
+    return TEST if wildcards.test else "validation"
+
+
+def scored_splits(wildcards):
+    """The splits a tokenize job writes: train and validation, or the test split alone."""
+    return [TEST] if wildcards.test else list(SPLITS)
 
 
 def canonical(obj):
@@ -65,6 +142,12 @@ def normalized(sources, split):
     return expand(rules.normalize.output.table, source=sources, split=split)
 
 
+def tables_arguments(wildcards):
+    """--train A=... --validation A=... (or --test A=...) for the tokenize script."""
+    sources = dataset_sources(wildcards.dataset)
+    return " ".join(f"--{split} {named_tables(sources, split)}" for split in scored_splits(wildcards))
+
+
 def named_tables(sources, split):
     """SOURCE=PATH arguments for the scripts."""
     return " ".join(f"{s}={path}" for s, path in zip(sources, normalized(sources, split)))
@@ -83,20 +166,32 @@ def named_stats(sources):
     )
 
 
-def is_scratch(key):
-    return config["model"][key] == "scratch"
+def tokenizer_location(entry, dataset):
+    if entry["settings"]["model"]["tokenizer"] == "scratch":
+        return expand(rules.scratch_tokenizer.output.tokenizer, stok=entry["scratch_tokenizer"], dataset=dataset)[0]
+    return entry["settings"]["model"]["tokenizer"]
 
 
-def tokenizer_location(dataset):
-    if is_scratch("tokenizer"):
-        return expand(rules.scratch_tokenizer.output.tokenizer, dataset=dataset)[0]
-    return config["model"]["tokenizer"]
+def model_location(entry, dataset):
+    """The starting model: a scratch model's folder, or the hub id / local folder of the config."""
+    if entry["settings"]["model"]["name_or_path"] == "scratch":
+        return expand(rules.scratch_model.output.model, mod=entry["model"], dataset=dataset)[0]
+    return entry["settings"]["model"]["name_or_path"]
 
 
-def model_location(dataset):
-    if is_scratch("name_or_path"):
-        return expand(rules.scratch_model.output.model, dataset=dataset)[0]
-    return config["model"]["name_or_path"]
+def model_input(entry, dataset):
+    """What a job that loads the starting model waits for: the scratch model, or the prefetch record of a hub id."""
+    settings = entry["settings"]
+    if settings["model"]["name_or_path"] == "scratch":
+        return model_location(entry, dataset)
+    hub = {name: prefix for prefix, name in HUB["model"].items()}[settings["model"]["name_or_path"]]
+    return expand(rules.prefetch_hub.output.record, hub=hub, role="model")[0]
+
+
+def gpus(step):
+    """The GPUs of a step's job: 1, or the experiment's own (`resources: {train: {gpu: N}}`); a profile's
+    set-resources overrides both. A resource, never a param: changing it reruns nothing."""
+    return lambda wildcards: experiment(wildcards)["resources"].get(step, {}).get("gpu", 1)
 
 
 def launcher(wildcards, resources):
@@ -112,9 +207,21 @@ def launcher(wildcards, resources):
     )
 
 
-def step_settings(settings_class):
-    """A step's settings from the validated config (defaults filled in by the schema), as a tracked param."""
-    return lambda wildcards: canonical(settings_class.from_config(config))
+def step_settings(settings_class, shared=None):
+    """A step's settings from the validated config (defaults filled in by the schema), as a tracked param: the
+    job's experiment's, or those of the shared folder the job builds (TOKENIZATIONS, SCRATCH_TOKENIZERS,
+    SCRATCH_MODELS)."""
+
+    def settings(wildcards):
+        if shared is TOKENIZATIONS:
+            return canonical(settings_class.from_config(TOKENIZATIONS[wildcards.tok]["settings"]))
+        if shared is SCRATCH_TOKENIZERS:
+            return canonical(settings_class.from_config(SCRATCH_TOKENIZERS[wildcards.stok]["settings"]))
+        if shared is SCRATCH_MODELS:
+            return canonical(settings_class.from_config(SCRATCH_MODELS[wildcards.mod]["settings"]))
+        return canonical(settings_class.from_config(experiment(wildcards)["settings"]))
+
+    return settings
 
 
 # --- download
@@ -147,26 +254,48 @@ def normalize_settings(wildcards):
 
 def tokenize_data_inputs(wildcards):
     sources = dataset_sources(wildcards.dataset)
+    entry = TOKENIZATIONS[wildcards.tok]
+    settings = entry["settings"]
     inputs = {
-        "train": normalized(sources, "train"),
-        "validation": normalized(sources, "validation"),
+        "tables": [table for split in scored_splits(wildcards) for table in normalized(sources, split)],
         "script": step_script("tokenize_data.py"),
         "modules": modules("tokenize_data.py", "features.py", "text.py", "settings.py", "sources.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
-    scratch = is_scratch("tokenizer")
-    fetched = expand(rules.prefetch_hub.output.record, role="tokenizer")[0]
-    inputs["tokenizer"] = tokenizer_location(wildcards.dataset) if scratch else fetched
+    if settings["model"]["tokenizer"] == "scratch":
+        inputs["tokenizer"] = tokenizer_location(entry, tokenizer_dataset(wildcards))
+    else:
+        hub = {name: prefix for prefix, name in HUB["tokenizer"].items()}[settings["model"]["tokenizer"]]
+        inputs["tokenizer"] = expand(rules.prefetch_hub.output.record, hub=hub, role="tokenizer")[0]
     return inputs
+
+
+def tokenizer_dataset(wildcards):
+    """The dataset whose scratch tokenizer tokenizes this folder: its own, or the one named by .by.<dataset>."""
+    return wildcards.by.removeprefix(".by.") or wildcards.dataset
+
+
+def tokenized(entry, dataset, trained_on=None, test=""):
+    """An experiment's tokenized folder and stats for a dataset (shared with every experiment that tokenizes alike).
+    A scratch tokenizer is trained per dataset: a model trained on another dataset reads data its own one made."""
+    by = ""
+    if trained_on not in (None, dataset) and entry["settings"]["model"]["tokenizer"] == "scratch":
+        by = f".by.{trained_on}"
+    paths = {"tok": entry["tokenization"], "dataset": dataset, "by": by, "test": test}
+    return {
+        "tokenized": expand(rules.tokenize_data.output.data, **paths)[0],
+        "stats": expand(rules.tokenize_data.output.stats, **paths)[0],
+    }
 
 
 # --- train
 
 
 def train_inputs(wildcards):
-    inputs = {
-        "tokenized": expand(rules.tokenize_data.output.data, dataset=wildcards.dataset)[0],
-        "stats": expand(rules.tokenize_data.output.stats, dataset=wildcards.dataset)[0],
+    entry = experiment(wildcards)
+    return {
+        **tokenized(entry, wildcards.dataset),
+        "model": model_input(entry, wildcards.dataset),
         "script": step_script("train.py"),
         "modules": modules(
             "train.py",
@@ -180,10 +309,34 @@ def train_inputs(wildcards):
             "plot_training.py",
         ),
     }
-    scratch = is_scratch("name_or_path")
-    fetched = expand(rules.prefetch_hub.output.record, role="model")[0]
-    inputs["model"] = model_location(wildcards.dataset) if scratch else fetched
-    return inputs
+
+
+# --- predict
+
+
+def predict_inputs(wildcards):
+    """The model (trained, or the starting one for an experiment with finetune: false), the evaluated dataset's
+    tokenized validation split, and the stats of the data the model was trained on (its answer lengths)."""
+    entry = experiment(wildcards)
+    trained_on = tokenized(entry, wildcards.dataset)
+    if entry["finetune"]:
+        model = expand(rules.train.output.model, xp=wildcards.xp, dataset=wildcards.dataset)[0]
+    else:
+        model = model_input(entry, wildcards.dataset)
+    return {
+        "model": model,
+        "tokenized": tokenized(entry, evaluated_dataset(wildcards), wildcards.dataset, wildcards.test)["tokenized"],
+        "stats": trained_on["stats"],
+        "script": step_script("predict.py"),
+        "modules": modules("predict.py", "features.py", "text.py", "settings.py"),
+    }
+
+
+def predict_model(wildcards):
+    entry = experiment(wildcards)
+    if entry["finetune"]:
+        return expand(rules.train.output.model, xp=wildcards.xp, dataset=wildcards.dataset)[0]
+    return model_location(entry, wildcards.dataset)
 
 
 # --- prefetch
@@ -191,3 +344,14 @@ def train_inputs(wildcards):
 
 def dataset_raw_files(dataset):
     return sorted({raw_file(s, split) for s in dataset_sources(dataset) for split in SPLITS})
+
+
+# --- summary
+
+
+def run_metrics(run):
+    """The metrics file of one table row: results/[experiments/<name>/]metrics/<trained>[.on.<evaluated>][.test].json"""
+    on = "" if run["evaluated_on"] == run["trained_on"] else f".on.{run['evaluated_on']}"
+    test = ".test" if run["split"] == TEST else ""
+    xp = experiment_prefix(run["experiment"])
+    return expand(rules.metrics.output.metrics, xp=xp, dataset=run["trained_on"], on=on, test=test)[0]

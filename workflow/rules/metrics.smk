@@ -1,21 +1,22 @@
 rule metrics:
     input:
         predictions=rules.predict.output.predictions,
-        validation=lambda wc: normalized(dataset_sources(wc.dataset), "validation"),
+        references=lambda wc: normalized(dataset_sources(evaluated_dataset(wc)), evaluated_split(wc)),
         train=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=step_script("metrics.py"),
         modules=modules("metrics.py", "scoring.py", "text.py", "manifest.py"),
     output:
-        metrics="results/metrics/{dataset}.json",
-        manifest="results/metrics/{dataset}.manifest.json",
+        metrics="results/{xp}metrics/{dataset}{on}{test}.json",
+        manifest="results/{xp}metrics/{dataset}{on}{test}.manifest.json",
     params:
-        references=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
-        model=config["model"]["name_or_path"],
+        references=lambda wc: named_tables(dataset_sources(evaluated_dataset(wc)), evaluated_split(wc)),
+        model=lambda wc: experiment(wc)["settings"]["model"]["name_or_path"],
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/metrics/{dataset}.log",
+        "logs/{xp}metrics/{dataset}{on}{test}.log",
     shell:
+        # --dataset-name: the dataset scored; the baselines' most frequent answer comes from the training data.
         "python {input.script} --predictions {input.predictions} --references {params.references}"
         " --train-references {input.train} --output {output.metrics} --manifest {output.manifest}"
-        " --dataset-name {wildcards.dataset} --model-name {params.model} > {log} 2>&1"
+        " --dataset-name {wildcards.dataset}{wildcards.on}{wildcards.test} --model-name {params.model} > {log} 2>&1"

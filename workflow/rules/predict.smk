@@ -1,22 +1,20 @@
 rule predict:
     input:
-        model=rules.train.output.model,
-        tokenized=rules.tokenize_data.output.data,
-        stats=rules.tokenize_data.output.stats,
-        script=step_script("predict.py"),
-        modules=modules("predict.py", "features.py", "text.py", "settings.py"),
+        unpack(predict_inputs),
     output:
-        predictions="results/predictions/{dataset}.jsonl",
+        predictions="results/{xp}predictions/{dataset}{on}{test}.jsonl",
     params:
         settings=step_settings(PredictSettings),
+        model=predict_model,
+        split=evaluated_split,
         launcher=launcher,
     resources:
-        gpu=1,
+        gpu=gpus("predict"),
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/predict/{dataset}.log",
+        "logs/{xp}predict/{dataset}{on}{test}.log",
     shell:
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {input.model}"
-        " --tokenized {input.tokenized} --stats {input.stats} --output {output.predictions}"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {params.model}"
+        " --tokenized {input.tokenized} --split {params.split} --stats {input.stats} --output {output.predictions}"
         " --settings {params.settings:q} > {log} 2>&1"

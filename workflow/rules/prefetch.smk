@@ -11,15 +11,15 @@ rule prefetch_hub:
     input:
         script=step_script("prefetch.py"),
     output:
-        record="results/prefetch/{role}.json",
+        record="results/prefetch/{hub}{role}.json",
     params:
-        name=lambda wc: config["model"]["tokenizer" if wc.role == "tokenizer" else "name_or_path"],
+        name=lambda wc: HUB[wc.role][wc.hub],
     wildcard_constraints:
         role="model|tokenizer",
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/prefetch/{role}.log",
+        "logs/prefetch/{hub}{role}.log",
     shell:
         "python {input.script} --name {params.name} --output {output.record} > {log} 2>&1"
 
@@ -40,4 +40,8 @@ rule prefetch_dataset:
 rule prefetch:
     input:
         expand(rules.prefetch_dataset.output.listing, dataset=config["default_datasets"]),
-        expand(rules.prefetch_hub.output.record, role=["model", "tokenizer"]),
+        [
+            expand(rules.prefetch_hub.output.record, hub=hub, role=role)[0]
+            for role, names in HUB.items()
+            for hub in names
+        ],

@@ -9,40 +9,42 @@ rule plot_training:
         modules=modules("plot_training.py"),
     output:
         plot=report(
-            "results/plots/{dataset}.training.png",
+            "results/{xp}plots/{dataset}.training.png",
             caption="../report/training_curves.rst",
             category="Training",
-            labels={"dataset": "{dataset}", "figure": "training curves"},
+            labels={"experiment": "{xp}", "dataset": "{dataset}", "figure": "training curves"},
         ),
+    params:
+        title=lambda wc: f"{wc.dataset} ({experiment_name(wc)})" if wc.xp else wc.dataset,
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/plot_training/{dataset}.log",
+        "logs/{xp}plot_training/{dataset}.log",
     shell:
         "python {input.script} --log-history {input.model}/log_history.json --output {output.plot}"
-        " --title {wildcards.dataset:q} > {log} 2>&1"
+        " --title {params.title:q} > {log} 2>&1"
 
 
 rule report_page:
     input:
-        metrics=rules.metrics.output.metrics,
+        metrics=lambda wc: expand(rules.metrics.output.metrics, xp=wc.xp, dataset=wc.dataset, on="", test="")[0],
         normalize_stats=lambda wc: normalize_stats(dataset_sources(wc.dataset)),
-        tokenize_stats=rules.tokenize_data.output.stats,
+        tokenize_stats=lambda wc: tokenized(experiment(wc), wc.dataset)["stats"],
         script=step_script("report_page.py"),
         modules=modules("report_page.py"),
     output:
         page=report(
-            "results/report/{dataset}.html",
+            "results/{xp}report/{dataset}.html",
             caption="../report/report_page.rst",
             category="Results",
-            labels={"dataset": "{dataset}", "figure": "scores and data"},
+            labels={"experiment": "{xp}", "dataset": "{dataset}", "figure": "scores and data"},
         ),
     params:
         normalize_stats=lambda wc: named_stats(dataset_sources(wc.dataset)),
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/report_page/{dataset}.log",
+        "logs/{xp}report_page/{dataset}.log",
     shell:
         "python {input.script} --dataset {wildcards.dataset} --metrics {input.metrics}"
         " --normalize-stats {params.normalize_stats} --tokenize-stats {input.tokenize_stats}"

@@ -7,13 +7,13 @@ rule scratch_tokenizer:
         script=step_script("scratch_model.py"),
         modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
     output:
-        tokenizer=directory("results/scratch/{dataset}/tokenizer"),
+        tokenizer=directory("results/scratch/{stok}{dataset}/tokenizer"),
     params:
-        settings=step_settings(ScratchTokenizerSettings),
+        settings=step_settings(ScratchTokenizerSettings, SCRATCH_TOKENIZERS),
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/scratch/{dataset}/tokenizer.log",
+        "logs/scratch/{stok}{dataset}/tokenizer.log",
     shell:
         "python {input.script} tokenizer --texts {input.tables} --output {output.tokenizer}"
         " --settings {params.settings:q} > {log} 2>&1"
@@ -21,17 +21,17 @@ rule scratch_tokenizer:
 
 rule scratch_model:
     input:
-        tokenizer=rules.scratch_tokenizer.output.tokenizer,
+        tokenizer=lambda wc: tokenizer_location(SCRATCH_MODELS[wc.mod], wc.dataset),
         script=step_script("scratch_model.py"),
         modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
     output:
-        model=directory("results/scratch/{dataset}/model"),
+        model=directory("results/scratch/{mod}{dataset}/model"),
     params:
-        settings=step_settings(ScratchModelSettings),
+        settings=step_settings(ScratchModelSettings, SCRATCH_MODELS),
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/scratch/{dataset}/model.log",
+        "logs/scratch/{mod}{dataset}/model.log",
     shell:
         "python {input.script} model --tokenizer {input.tokenizer} --output {output.model}"
         " --settings {params.settings:q} > {log} 2>&1"

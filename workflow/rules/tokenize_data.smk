@@ -2,19 +2,18 @@ rule tokenize_data:
     input:
         unpack(tokenize_data_inputs),
     output:
-        data=directory("results/tokenized/{dataset}"),
-        stats="results/tokenized/{dataset}.stats.json",
+        data=directory("results/tokenized/{tok}{dataset}{by}{test}"),
+        stats="results/tokenized/{tok}{dataset}{by}{test}.stats.json",
     params:
-        settings=step_settings(TokenizeSettings),
-        tokenizer=lambda wc: tokenizer_location(wc.dataset),
-        train=lambda wc: named_tables(dataset_sources(wc.dataset), "train"),
-        validation=lambda wc: named_tables(dataset_sources(wc.dataset), "validation"),
+        settings=step_settings(TokenizeSettings, TOKENIZATIONS),
+        tokenizer=lambda wc: tokenizer_location(TOKENIZATIONS[wc.tok], tokenizer_dataset(wc)),
+        tables=tables_arguments,
     threads: 1
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/tokenize_data/{dataset}.log",
+        "logs/tokenize_data/{tok}{dataset}{by}{test}.log",
     shell:
-        "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} --train {params.train}"
-        " --validation {params.validation} --output {output.data} --stats {output.stats}"
+        "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} {params.tables}"
+        " --output {output.data} --stats {output.stats}"
         " --settings {params.settings:q} --num-proc {threads} > {log} 2>&1"

@@ -2,21 +2,21 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model=directory("results/models/{dataset}"),
+        model=directory("results/{xp}models/{dataset}"),
     params:
         settings=step_settings(TrainSettings),
-        model=lambda wc: model_location(wc.dataset),
+        model=lambda wc: model_location(experiment(wc), wc.dataset),
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
-        checkpoints="results/checkpoints/{dataset}",
-        attempts="logs/train/{dataset}.attempts.log",
+        checkpoints="results/{xp}checkpoints/{dataset}",
+        attempts="logs/{xp}train/{dataset}.attempts.log",
         launcher=launcher,
     resources:
-        gpu=1,
+        gpu=gpus("train"),
     threads: 2
     conda:
         "../envs/t5qa.yaml"
     log:
-        "logs/train/{dataset}.log",
+        "logs/{xp}train/{dataset}.log",
     shell:
         # exec: the trainer replaces the shell, so a SIGTERM from Slurm (sent to every process of the job step)
         # cannot kill a shell or a log pipe under it; the trainer saves a checkpoint and exits 143.

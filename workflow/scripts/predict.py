@@ -1,4 +1,4 @@
-"""Generate answers for a dataset's validation split: one {"id", "source", "prediction"} JSON line each.
+"""Generate answers for a dataset's validation (or test) split: one {"id", "source", "prediction"} JSON line each.
 Runs directly or under `accelerate launch --num_processes N` (batches are spread over processes).
 
 Example:
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument(
         "--stats", required=True, help="the tokenize stats JSON (the unanswerable target; max_new_tokens: auto)"
     )
+    parser.add_argument("--split", choices=["validation", "test"], default="validation", help="the split to predict")
     parser.add_argument("--output", required=True, help="the predictions JSONL")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
@@ -34,7 +35,8 @@ def main() -> None:
     if settings.max_new_tokens == "auto":
         auto = auto_max_new_tokens(longest_target, tokenized_with.max_target_length)
         settings = dataclasses.replace(settings, max_new_tokens=auto)
-    predict(Path(args.model), Path(args.tokenized), Path(args.output), settings, tokenized_with.unanswerable_target)
+    unanswerable = tokenized_with.unanswerable_target
+    predict(Path(args.model), Path(args.tokenized), Path(args.output), settings, unanswerable, args.split)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Tokenize a dataset (one or more sources) into an Arrow folder (`save_to_disk`) plus a stats JSON.
+"""Tokenize a dataset (one or more sources) into an Arrow folder (`save_to_disk`) plus a stats JSON: its train and
+validation splits, or (--test) its test split alone.
 
 Example:
   python workflow/scripts/tokenize_data.py --tokenizer google-t5/t5-small \
@@ -27,8 +28,9 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
-    parser.add_argument("--train", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
-    parser.add_argument("--validation", nargs="+", required=True, help="SOURCE=TABLE.parquet for each source")
+    parser.add_argument("--train", nargs="+", help="SOURCE=TABLE.parquet for each source")
+    parser.add_argument("--validation", nargs="+", help="SOURCE=TABLE.parquet for each source")
+    parser.add_argument("--test", nargs="+", help="SOURCE=TABLE.parquet for each source: a test-only folder")
     parser.add_argument("--output", required=True, help="the Arrow folder to create")
     parser.add_argument("--stats", required=True, help="the stats JSON to write")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
@@ -37,10 +39,12 @@ def main() -> None:
     settings = TokenizeSettings.from_json(args.settings)
     if args.num_proc < 1:
         raise InputError(f"--num-proc: must be at least 1, not {args.num_proc}")
-    tables = {
-        "train": [cli.named_path(a, "--train") for a in args.train],
-        "validation": [cli.named_path(a, "--validation") for a in args.validation],
-    }
+    if not (
+        (args.train and args.validation and not args.test) or (args.test and not args.train and not args.validation)
+    ):
+        raise InputError("give --train and --validation (a training folder), or --test alone (a test folder)")
+    given = {"train": args.train, "validation": args.validation, "test": args.test}
+    tables = {split: [cli.named_path(a, f"--{split}") for a in values] for split, values in given.items() if values}
     check_destination(args.output, is_dir=True)
     check_destination(args.stats)
     tokenizer = load_tokenizer(args.tokenizer)

@@ -1,0 +1,232 @@
+"""One comparison table over many experiments' metrics: a row per run, side by side, and for the runs of one sweep
+cell that differ only in their seed, a row of their mean and sample standard deviation.
+
+A run is {"experiment", "group", "seed", "trained_on", "evaluated_on", "split", "metrics"}: `group` is the
+experiment's name without its seed suffix (an experiment without seeds is its own group, seed null), `metrics` the
+path of the metrics step's JSON, `split` validation or test. Runs of one group trained on and evaluated on the same
+datasets and split, with two or more seeds, are aggregated.
+
+The table keeps every number as computed (the CSV); the Markdown rendering rounds to 2 decimals for reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from t5qa.atomic import atomic_path
+from t5qa.cli import json_kind, load_json, require
+from t5qa.errors import InputError
+
+RUN_KINDS = {
+    "experiment": str,
+    "group": str,
+    "seed": (int, None),
+    "trained_on": str,
+    "evaluated_on": str,
+    "split": str,
+    "metrics": str,
+}
+NAME_COLUMNS = ["experiment", "group", "seed", "trained_on", "evaluated_on", "split"]
+# The official SQuAD v2.0 scores (HasAns_*/NoAns_* only where such questions exist) and ROUGE-L. `total` is a count,
+# not a score: an aggregate row shows it but does not average it.
+SCORE_KEYS = ["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "rougeL_f1"]
+REQUIRED_NUMBERS = ["exact", "f1", "total"]
+STD_SUFFIX = "_std"
+MISSING = "–"
+
+
+# --------------------------------------------------------------------------- the inputs
+
+
+def load_runs(runs: list[dict], where: str = "--runs") -> list[dict]:
+    """The runs, checked, each with `metrics` replaced by the metrics JSON it names (checked for what the table
+    shows). Bad input is an InputError naming the run or the file and the problem."""
+    if not isinstance(runs, list):
+        raise InputError(f"{where}: must be a JSON list of runs, not {json_kind(runs)}")
+    if not runs:
+        raise InputError(f"{where}: no runs given")
+    loaded = []
+    for index, run in enumerate(runs):
+        run_where = f"{where}[{index}]"
+        if not isinstance(run, dict):
+            raise InputError(f"{run_where}: a run must be a JSON object, not {json_kind(run)}")
+        if isinstance(run.get("experiment"), str):
+            run_where += f" ({run['experiment']!r})"
+        require(run, RUN_KINDS, where=run_where)
+        for key in ("experiment", "group", "trained_on", "evaluated_on", "split"):
+            _require_utf8(run[key], f"{run_where}: {key}")
+        loaded.append({**run, "metrics": _read_metrics(Path(run["metrics"]))})
+    _refuse_repeated_seeds(loaded, where)
+    return loaded
+
+
+def _read_metrics(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError(f"{path}: metrics not found" if not path.exists() else f"{path}: metrics is not a file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err.reason})") from err
+    metrics = load_json(text, str(path))
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path}: metrics must be a JSON object, not {json_kind(metrics)}")
+    missing = [key for key in REQUIRED_NUMBERS if key not in metrics]
+    if missing:
+        raise InputError(f"{path}: metrics: missing {', '.join(missing)}")
+    for key in [*REQUIRED_NUMBERS, *SCORE_KEYS]:
+        _require_number(metrics, key, f"{path}: metrics")
+    per_source = metrics.get("per_source", {})
+    if not isinstance(per_source, dict):
+        raise InputError(f"{path}: per_source must be a JSON object, not {json_kind(per_source)}")
+    for source, scores in per_source.items():
+        _require_utf8(source, f"{path}: per_source name")
+        if not isinstance(scores, dict):
+            raise InputError(f"{path}: per_source {source!r} must be a JSON object, not {json_kind(scores)}")
+        _require_number(scores, "f1", f"{path}: per_source {source!r}")
+    return metrics
+
+
+def _require_number(scores: dict, key: str, where: str) -> None:
+    """A key that may be absent, but when present holds a number (JSON's true is not one)."""
+    value = scores.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{where}: {key} must be a number, not {json_kind(value)}")
+
+
+def _require_utf8(text: str, where: str) -> None:
+    # JSON may hold a lone surrogate ("\ud800"), which no table or file can store.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(f"{where}: {text!r} is not valid text ({err.reason})") from err
+
+
+def _refuse_repeated_seeds(runs: list[dict], where: str) -> None:
+    """The same seed twice in one cell would count one run twice in its mean."""
+    seen = {}
+    for run in runs:
+        if run["seed"] is None:
+            continue
+        key = (_cell_key(run), run["seed"])
+        if key in seen:
+            raise InputError(
+                f"{where}: {seen[key]!r} and {run['experiment']!r} are both seed {run['seed']} of group "
+                f"{run['group']!r}, trained on {run['trained_on']!r} and evaluated on {run['evaluated_on']!r}"
+            )
+        seen[key] = run["experiment"]
+
+
+def _cell_key(run: dict) -> tuple[str, str, str, str]:
+    """Runs that differ only in their seed share this key."""
+    return run["group"], run["trained_on"], run["evaluated_on"], run["split"]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def summary_table(runs: list[dict]) -> pd.DataFrame:
+    """A row per run (as load_runs returns them), in the order given, each group's aggregate row right after its
+    last run. Columns: the names, total, the scores, f1[<source>] for every source any run breaks down, then a
+    `<score>_std` column for each score, filled only on aggregate rows."""
+    sources = list(dict.fromkeys(source for run in runs for source in run["metrics"].get("per_source", {})))
+    score_columns = [*SCORE_KEYS, *(_source_column(source) for source in sources)]
+    rows = [_run_row(run) for run in runs]
+
+    seeded_rows_by_cell: dict[tuple, list[int]] = {}
+    for index, run in enumerate(runs):
+        if run["seed"] is not None:
+            seeded_rows_by_cell.setdefault(_cell_key(run), []).append(index)
+    cell_ending_at = {indices[-1]: indices for indices in seeded_rows_by_cell.values() if len(indices) >= 2}
+
+    ordered = []
+    for index, row in enumerate(rows):
+        ordered.append(row)
+        if index in cell_ending_at:
+            ordered.append(_aggregate_row([rows[i] for i in cell_ending_at[index]], score_columns))
+    float_columns = [*score_columns, *(column + STD_SUFFIX for column in score_columns)]
+    table = pd.DataFrame(ordered, columns=[*NAME_COLUMNS, "total", *float_columns])
+    # Nullable integers: an aggregate row has no seed, and a count stays a count in the CSV (400, not 400.0).
+    return table.astype({"seed": "Int64", "total": "Int64"} | dict.fromkeys(float_columns, float))
+
+
+def _source_column(source: str) -> str:
+    return f"f1[{source}]"
+
+
+def _run_row(run: dict) -> dict:
+    metrics = run["metrics"]
+    row = {column: run[column] for column in NAME_COLUMNS}
+    row["total"] = metrics["total"]
+    row |= {key: metrics[key] for key in SCORE_KEYS if key in metrics}
+    for source, scores in metrics.get("per_source", {}).items():
+        if "f1" in scores:
+            row[_source_column(source)] = scores["f1"]
+    return row
+
+
+def _aggregate_row(rows: list[dict], score_columns: list[str]) -> dict:
+    first = rows[0]
+    scores = pd.DataFrame(rows, columns=score_columns, dtype=float)
+    totals = {row["total"] for row in rows}
+    return {
+        "experiment": f"{first['group']} (mean ± std over {len(rows)} seeds)",
+        "group": first["group"],
+        "trained_on": first["trained_on"],
+        "evaluated_on": first["evaluated_on"],
+        "split": first["split"],
+        # Seeds of one cell score the same questions; were the counts to differ, no one count is right.
+        "total": totals.pop() if len(totals) == 1 else None,
+        **scores.mean().to_dict(),
+        **{column + STD_SUFFIX: std for column, std in scores.std(ddof=1).to_dict().items()},
+    }
+
+
+# --------------------------------------------------------------------------- the outputs
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub Markdown table of the names and scores (no group, no std columns: an aggregate row shows each score
+    as "mean ± std"). Scores with 2 decimals, counts as integers, an empty cell as "–"."""
+    columns = [column for column in table.columns if column != "group" and not column.endswith(STD_SUFFIX)]
+    text_columns = {"experiment", "trained_on", "evaluated_on", "split"}
+    lines = [
+        _markdown_line([_escape(column) for column in columns]),
+        _markdown_line(["---" if column in text_columns else "---:" for column in columns]),
+    ]
+    for _, row in table.iterrows():
+        is_aggregate = pd.notna(row["f1" + STD_SUFFIX])  # every run has an f1, so every aggregate a spread of it
+        cells = []
+        for column in columns:
+            value = row[column]
+            if column in text_columns:
+                cells.append(_escape(value))
+            elif column in ("seed", "total"):
+                cells.append(MISSING if pd.isna(value) else str(int(value)))
+            elif is_aggregate and pd.notna(value):
+                cells.append(f"{_score(value)} ± {_score(row[column + STD_SUFFIX])}")
+            else:
+                cells.append(_score(value))
+        lines.append(_markdown_line(cells))
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _escape(text: str) -> str:
+    """A `|` inside a cell would end it."""
+    return text.replace("|", "\\|")
+
+
+def _score(value: float) -> str:
+    return MISSING if pd.isna(value) else f"{value:.2f}"
+
+
+def write_summary(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path) -> None:
+    """Both files appear together or not at all: each is renamed into place only once both are written."""
+    with atomic_path(csv_path) as csv_tmp, atomic_path(md_path) as md_tmp:
+        table.to_csv(csv_tmp, index=False)
+        md_tmp.write_text(to_markdown(table), encoding="utf-8")

@@ -1,0 +1,209 @@
+"""Experiments and sweeps: expansion, names, merged and checked settings, sharing keys, and the comparison rows."""
+
+import copy
+
+import pandas as pd
+import pytest
+
+from t5qa.experiments import (
+    DEFAULT,
+    build_experiments,
+    deep_merge,
+    evaluation_runs,
+    expand_sweep,
+    folder_prefix,
+    sharing_key,
+)
+
+from .workflow_helpers import (
+    REPO,
+    planned_jobs,
+    read_json,
+    snakemake,
+    tiny_config,
+    write_config,
+    write_tiny_sources,
+)
+
+
+@pytest.fixture
+def config(tmp_path):
+    """A tiny config with every default filled in, as Snakemake's validate leaves it."""
+    from snakemake.utils import validate
+
+    config = tiny_config(write_tiny_sources(tmp_path))
+    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return copy.deepcopy(config)
+
+
+def test_deep_merge_overrides_leaves_and_keeps_the_rest():
+    base = {"train": {"learning_rate": 1, "epochs": 3}, "model": {"scratch": {"architecture": {"d_model": 8}}}}
+    merged = deep_merge(base, {"train": {"learning_rate": 2}, "model": {"scratch": {"architecture": {"d_ff": 4}}}})
+    assert merged == {
+        "train": {"learning_rate": 2, "epochs": 3},
+        "model": {"scratch": {"architecture": {"d_model": 8, "d_ff": 4}}},
+    }
+    assert base["train"]["learning_rate"] == 1  # the base is not touched
+
+
+def test_a_sweep_expands_its_grid_times_its_seeds_with_readable_names():
+    sweep = {"name": "lr", "grid": {"train.learning_rate": [0.0001, 0.0003], "train.epochs": [2]}, "seeds": [1, 2]}
+    expanded = expand_sweep(sweep)
+    assert list(expanded) == [
+        "lr-learning_rate0.0001-epochs2-seed1",
+        "lr-learning_rate0.0001-epochs2-seed2",
+        "lr-learning_rate0.0003-epochs2-seed1",
+        "lr-learning_rate0.0003-epochs2-seed2",
+    ]
+    first = expanded["lr-learning_rate0.0001-epochs2-seed1"]
+    assert first["overrides"] == {"train": {"learning_rate": 0.0001, "epochs": 2, "seed": 1}}
+    assert first["group"] == "lr-learning_rate0.0001-epochs2" and first["seed"] == 1 and first["sweep"] == "lr"
+
+
+def test_experiments_merge_over_the_top_level_settings(config):
+    config["experiments"] = {"fast": {"train": {"learning_rate": 0.01}}, "base": {"finetune": False}}
+    experiments = build_experiments(config)
+    assert list(experiments) == [DEFAULT, "fast", "base"]
+    assert experiments["fast"]["settings"]["train"]["learning_rate"] == 0.01
+    assert experiments["fast"]["settings"]["train"]["epochs"] == config["train"]["epochs"]
+    assert experiments[DEFAULT]["settings"]["train"] == config["train"]
+    assert experiments["base"]["finetune"] is False and experiments["fast"]["finetune"] is True
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"experiments": {"x": {"train": {"learnin_rate": 1}}}}, "experiments.x: train: Additional properties"),
+        ({"experiments": {"x": {"train": {"learning_rate": -1}}}}, "experiments.x: train.learning_rate: -1"),
+        ({"experiments": {"x": {"data": {}}}}, "data cannot be overridden"),
+        ({"experiments": {"a/b": {}}}, "'a/b' is not a valid experiment name"),
+        ({"experiments": {"default": {}}}, "the experiment name 'default' is taken"),
+        (
+            {
+                "sweeps": [{"name": "s", "grid": {"train.epochs": [1]}}, {"name": "s", "grid": {"train.epochs": [1]}}],
+            },
+            "sweep 's': the experiment name 's-epochs1' is taken (by sweep 's')",
+        ),
+        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's': train: Additional properties"),
+    ],
+)
+def test_a_bad_experiment_is_one_line_naming_it(config, declared, message):
+    config.update(declared)
+    with pytest.raises(ValueError) as raised:
+        build_experiments(config)
+    assert message in str(raised.value)
+
+
+def test_sharing_keys_follow_what_each_folder_depends_on(config):
+    config["experiments"] = {
+        "lr": {"train": {"learning_rate": 0.01}},
+        "longer": {"tokenize": {"max_source_length": 64}},
+        "bigger": {"model": {"scratch": {"architecture": {"d_model": 48}}}},
+        "word": {"tokenize": {"unanswerable_target": "none"}},
+    }
+    experiments = build_experiments(config)
+
+    def prefix(name, what):
+        default = sharing_key(experiments[DEFAULT]["settings"], what)
+        return folder_prefix(sharing_key(experiments[name]["settings"], what), default, "x")
+
+    # A learning rate changes none of them; a longer input only the tokenized data; a bigger model only the model;
+    # a new target word the scratch tokenizer (it learns the word), so the tokenization and the model too.
+    assert [prefix("lr", what) for what in ("scratch_tokenizer", "tokenization", "model")] == ["", "", ""]
+    longer = [prefix("longer", what) for what in ("scratch_tokenizer", "tokenization", "model")]
+    assert longer[0] == "" and longer[1].startswith("x-") and longer[2] == ""
+    bigger = [prefix("bigger", what) for what in ("scratch_tokenizer", "tokenization", "model")]
+    assert bigger[:2] == ["", ""] and bigger[2].startswith("x-")
+    assert all(prefix("word", what) for what in ("scratch_tokenizer", "tokenization", "model"))
+
+
+def test_evaluation_rows_expand_sweeps_and_refuse_undeclared_names(config):
+    config["datasets"]["other"] = list(config["datasets"]["tiny"])
+    config["sweeps"] = [{"name": "lr", "grid": {"train.learning_rate": [0.001, 0.003]}, "seeds": [1, 2]}]
+    config["evaluations"] = [{"experiments": ["lr", "default"], "train_on": ["tiny"], "evaluate_on": ["tiny", "other"]}]
+    experiments = build_experiments(config)
+    runs = evaluation_runs(config, experiments)
+    assert len(runs) == 5 * 2
+    assert {"experiment": "lr-learning_rate0.001-seed2", "group": "lr-learning_rate0.001", "seed": 2,
+            "trained_on": "tiny", "evaluated_on": "other", "split": "validation"} in runs  # fmt: skip
+
+    config["evaluations"] = [{"experiments": ["nope"], "evaluate_on": ["missing"]}]
+    with pytest.raises(ValueError) as raised:
+        evaluation_runs(config, experiments)
+    assert "'nope' is neither an experiment nor a sweep" in str(raised.value)
+    assert "dataset 'missing' is not declared" in str(raised.value)
+
+
+def test_without_evaluations_every_experiment_is_scored_on_the_default_datasets(config):
+    config["experiments"] = {"fast": {"train": {"learning_rate": 0.01}}}
+    runs = evaluation_runs(config, build_experiments(config))
+    assert [(r["experiment"], r["trained_on"], r["evaluated_on"]) for r in runs] == [
+        (DEFAULT, "tiny", "tiny"),
+        ("fast", "tiny", "tiny"),
+    ]
+
+
+def test_a_bad_experiment_stops_the_dag_build_with_one_line(tmp_path):
+    config = tiny_config(write_tiny_sources(tmp_path))
+    config["experiments"] = {"x": {"train": {"batch_size": 0}}}
+    result = snakemake(tmp_path, "-n", "--configfile", str(write_config(tmp_path, config)), check=False)
+    assert result.returncode != 0
+    assert "experiments.x: train.batch_size: 0 is less than the minimum of 1" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
+    """Two learning rates x two seeds and one more experiment, trained on one dataset and scored on it and on
+    another: one table, seeds averaged; then an edit of one experiment reruns that experiment only."""
+    sources = write_tiny_sources(tmp_path)
+    config = tiny_config(sources, default_datasets=[])
+    config["datasets"] = {"squad_part": ["tiny_squad"], "causal_part": ["tiny_causalqa"]}
+    config["sweeps"] = [{"name": "lr", "grid": {"train.learning_rate": [0.001, 0.003]}, "seeds": [1, 2]}]
+    config["experiments"] = {"solo": {"train": {"learning_rate": 0.002}}, "untrained": {"finetune": False}}
+    config["sources"]["tiny_squad"]["test"] = config["sources"]["tiny_squad"]["validation"]
+    config["evaluations"] = [
+        {"experiments": ["lr", "solo"], "train_on": ["squad_part"], "evaluate_on": ["squad_part", "causal_part"]},
+        {"experiments": ["solo"], "train_on": ["squad_part"], "split": "test"},
+        {"experiments": ["untrained"], "train_on": ["squad_part"]},
+    ]
+    path = write_config(tmp_path, config)
+    snakemake(tmp_path, "--cores", "2", "--configfile", str(path))
+
+    results = tmp_path / "results"
+    # One tokenization for the six models: the training data, the other dataset with the same tokenizer, the test split.
+    assert sorted(p.name for p in (results / "tokenized").glob("*.stats.json")) == [
+        "causal_part.by.squad_part.stats.json",
+        "squad_part.stats.json",
+        "squad_part.test.stats.json",
+    ]
+    cross = read_json(results / "experiments/solo/metrics/squad_part.on.causal_part.json")
+    causal_rows = read_json(results / "normalized/tiny_causalqa/validation.stats.json")["rows_written"]
+    assert cross["total"] == causal_rows
+
+    # The test split: scored on demand, with the model trained once; the untrained model: scored, never trained.
+    test = read_json(results / "experiments/solo/metrics/squad_part.test.json")
+    assert test["total"] == read_json(results / "normalized/tiny_squad/test.stats.json")["rows_written"]
+    assert (results / "experiments/untrained/metrics/squad_part.json").is_file()
+    assert not (results / "experiments/untrained/models").exists()
+
+    table = pd.read_csv(results / "summary.csv")
+    runs = table[table["seed"].notna() | table["experiment"].isin(["solo", "untrained"])]
+    assert len(runs) == 4 * 2 + 2 + 1 + 1
+    assert table[table["split"] == "test"]["experiment"].tolist() == ["solo"]
+    for group in ("lr-learning_rate0.001", "lr-learning_rate0.003"):
+        for evaluated in ("squad_part", "causal_part"):
+            seeds = table[(table["group"] == group) & (table["evaluated_on"] == evaluated) & table["seed"].notna()]
+            mean = table[table["experiment"].str.startswith(f"{group} (mean") & (table["evaluated_on"] == evaluated)]
+            assert len(seeds) == 2 and len(mean) == 1
+            assert mean["f1"].iloc[0] == pytest.approx(seeds["f1"].mean())
+            assert mean["f1_std"].iloc[0] == pytest.approx(seeds["f1"].std(ddof=1), abs=1e-9)
+    assert "±" in (results / "summary.md").read_text()
+
+    config["experiments"]["solo"]["train"]["learning_rate"] = 0.004
+    edited = write_config(tmp_path, config)
+    assert planned_jobs(tmp_path, edited, "results/summary.csv") == {
+        "train": 1,
+        "predict": 3,
+        "metrics": 3,
+        "summary": 1,
+    }
