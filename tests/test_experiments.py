@@ -82,9 +82,17 @@ def test_experiments_merge_over_the_top_level_settings(config):
             {
                 "sweeps": [{"name": "s", "grid": {"train.epochs": [1]}}, {"name": "s", "grid": {"train.epochs": [1]}}],
             },
-            "sweep 's': the experiment name 's-epochs1' is taken (by sweep 's')",
+            "the experiment name 's-epochs1' is taken (by sweep 's'",
         ),
-        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's': train: Additional properties"),
+        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's' (s-nope1): train: Additional properties"),
+        ({"experiments": {"x": {"finetune": "no"}}}, "experiments.x: finetune must be true or false"),
+        ({"experiments": {"x": {"resources": {"train": {"gpu": 0}}}}}, "resources.train.gpu must be a whole number"),
+        ({"experiments": {"x": None}}, "experiments.x: must be a mapping of overrides"),
+        ({"experiments": {"x": {"model": {"tokenizer": "t5-small"}}}}, "a scratch model needs the scratch tokenizer"),
+        (
+            {"sweeps": [{"name": "s", "grid": {"train.seed": [1]}, "seeds": [2]}]},
+            "sweep 's': give the seeds as `seeds` or as grid train.seed, not both",
+        ),
     ],
 )
 def test_a_bad_experiment_is_one_line_naming_it(config, declared, message):
@@ -143,13 +151,20 @@ def test_without_evaluations_every_experiment_is_scored_on_the_default_datasets(
     ]
 
 
-def test_a_bad_experiment_stops_the_dag_build_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"train": {"batch_size": 0}}, "experiments.x: train.batch_size: 0 is less than the minimum of 1"),
+        ({"trian": {"epochs": 1}}, "experiments.x: trian cannot be overridden (only model, tokenize, train"),
+    ],
+)
+def test_a_bad_experiment_stops_the_dag_build_with_one_line(tmp_path, overrides, message):
     config = tiny_config(write_tiny_sources(tmp_path))
-    config["experiments"] = {"x": {"train": {"batch_size": 0}}}
+    config["experiments"] = {"x": overrides}
     result = snakemake(tmp_path, "-n", "--configfile", str(write_config(tmp_path, config)), check=False)
     assert result.returncode != 0
-    assert "experiments.x: train.batch_size: 0 is less than the minimum of 1" in result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr and "$defs" not in result.stdout + result.stderr
 
 
 def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
@@ -198,6 +213,12 @@ def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
             assert mean["f1"].iloc[0] == pytest.approx(seeds["f1"].mean())
             assert mean["f1_std"].iloc[0] == pytest.approx(seeds["f1"].std(ddof=1), abs=1e-9)
     assert "±" in (results / "summary.md").read_text()
+
+    # More GPUs for one experiment is a resource: nothing reruns. The report embeds the table.
+    config["experiments"]["solo"]["resources"] = {"train": {"gpu": 2}}
+    assert planned_jobs(tmp_path, write_config(tmp_path, config), "results/summary.csv") == {}
+    snakemake(tmp_path, "--report", "report.html", "--configfile", str(path))
+    assert "summary.csv" in (tmp_path / "report.html").read_text()
 
     config["experiments"]["solo"]["train"]["learning_rate"] = 0.004
     edited = write_config(tmp_path, config)

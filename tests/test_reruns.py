@@ -200,3 +200,10 @@ def test_a_model_on_another_dataset_is_scored_without_retraining(built):
     other["datasets"]["other"] = list(config["datasets"]["tiny"])[:1]
     # The scratch tokenizer of `tiny` tokenizes the other dataset (the model's own vocabulary); nothing is retrained.
     assert plan(root, other, "results/metrics/tiny.on.other.json") == {"tokenize_data": 1, "predict": 1, "metrics": 1}
+
+
+def test_an_experiment_that_only_decodes_differently_trains_nothing(built):
+    root, config = built
+    beams = {**config, "experiments": {"beams": {"predict": {"num_beams": 2}}}}
+    # It scores the default's trained model: only its own predictions and metrics are planned.
+    assert plan(root, beams, "results/experiments/beams/metrics/tiny.json") == {"predict": 1, "metrics": 1}

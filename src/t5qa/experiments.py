@@ -56,6 +56,8 @@ def value_label(value) -> str:
 def expand_sweep(sweep: dict) -> dict[str, dict]:
     """Experiment name -> overrides and seed group, for one sweep (grid in the order given, then the seeds)."""
     keys = list(sweep.get("grid", {}))
+    if sweep.get("seeds") and "train.seed" in keys:
+        raise ValueError(f"sweep {sweep['name']!r}: give the seeds as `seeds` or as grid train.seed, not both")
     grid = [sweep["grid"][key] for key in keys]
     seeds = sweep.get("seeds") or [None]
     expanded = {}
@@ -90,8 +92,13 @@ def declared_experiments(config: dict) -> dict[str, dict]:
     for name, overrides in (config.get("experiments") or {}).items():
         add(name, {"overrides": overrides, "group": name, "seed": None, "sweep": None}, f"experiments.{name}")
     for sweep in config.get("sweeps") or []:
-        for name, entry in expand_sweep(sweep).items():
-            add(name, entry, f"sweep {sweep['name']!r}")
+        try:
+            expanded = expand_sweep(sweep)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        for name, entry in expanded.items():
+            add(name, entry, f"sweep {sweep['name']!r} ({name})")
     if problems:
         raise ValueError("\n".join(problems))
     return experiments
@@ -153,18 +160,43 @@ def build_experiments(config: dict) -> dict[str, dict]:
     experiments = declared_experiments(config)
     problems = []
     for entry in experiments.values():
+        where = entry["origin"]
+        if not isinstance(entry["overrides"], dict):
+            problems.append(f"{where}: must be a mapping of overrides (write {{}} for none)")
+            continue
         overrides = dict(entry["overrides"])
         entry["finetune"] = overrides.pop("finetune", True)
         entry["resources"] = overrides.pop("resources", {})
         if not isinstance(entry["finetune"], bool):
-            problems.append(f"{entry['origin']}: finetune must be true or false, not {entry['finetune']!r}")
+            problems.append(f"{where}: finetune must be true or false, not {entry['finetune']!r}")
+        problems += resource_problems(entry["resources"], where)
         try:
-            entry["settings"] = experiment_settings(config, overrides, entry["origin"])
+            entry["settings"] = experiment_settings(config, overrides, where)
         except ValueError as err:
             problems.append(str(err))
+            continue
+        model = entry["settings"]["model"]
+        if (model["name_or_path"] == "scratch") != (model["tokenizer"] == "scratch"):
+            problems.append(
+                f"{where}: model.name_or_path {model['name_or_path']!r} and model.tokenizer {model['tokenizer']!r}: "
+                "a scratch model needs the scratch tokenizer it is built for, and a hub model its own tokenizer"
+            )
     if problems:
-        raise ValueError("\n".join(problems))
+        raise ValueError("\n".join(dict.fromkeys(problems)))  # a sweep's members repeat its problems
     return experiments
+
+
+def resource_problems(resources, where: str) -> list[str]:
+    """resources: {train: {gpu: N}, predict: {gpu: N}}, N >= 1."""
+    if not isinstance(resources, dict):
+        return [f"{where}: resources must be a mapping such as {{train: {{gpu: 2}}}}"]
+    problems = []
+    for step, values in resources.items():
+        if step not in ("train", "predict") or not isinstance(values, dict) or set(values) - {"gpu"}:
+            problems.append(f"{where}: resources.{step}: only train and predict take resources, and only gpu")
+        elif not (type(values.get("gpu", 1)) is int and values.get("gpu", 1) >= 1):
+            problems.append(f"{where}: resources.{step}.gpu must be a whole number of GPUs, at least 1")
+    return problems
 
 
 def evaluation_runs(config: dict, experiments: dict[str, dict]) -> list[dict]:
@@ -214,6 +246,8 @@ def evaluation_runs(config: dict, experiments: dict[str, dict]) -> list[dict]:
                             "split": split,
                         }
                     )
+    if not runs and (config.get("evaluations") or len(experiments) > 1):
+        problems.append("experiments are declared, but nothing scores them: set default_datasets or evaluations")
     if problems:
         raise ValueError("\n".join(problems))
     unique = {json.dumps(run, sort_keys=True): run for run in runs}  # one row per model and dataset

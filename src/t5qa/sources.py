@@ -29,6 +29,8 @@ def split_spec(spec: dict, split: str, split_family: str) -> dict:
     """Where a split with its own file comes from: {url|path, md5?, sha256?}, {archive, member} or
     {hub, config?, split}, with `{split_family}` in a member's path filled in."""
     _check_available(spec)
+    if split == TEST and TEST not in spec:
+        raise ValueError("the source declares no test file (add test: {path: ...} to score a test split)")
     if split not in spec:
         raise ValueError(f"the source has no {split} file: its {split} table is carved out of train's file")
     location = dict(spec[split])

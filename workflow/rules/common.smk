@@ -1,6 +1,7 @@
 # Helpers shared by the rules: config lookups, tracked settings, the files a step depends on.
 
 import json
+import re
 from pathlib import Path
 
 from t5qa.settings import (
@@ -35,7 +36,8 @@ wildcard_constraints:
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
     split="|".join(ALL_SPLITS),
-    xp=r"(experiments/[A-Za-z0-9_][A-Za-z0-9_.\-]*/)?",
+    # Only declared experiments: results/experiments/<undeclared>/… matches no rule (and `default` has one address).
+    xp="(?:{})".format("|".join(["", *(re.escape(f"experiments/{name}/") for name in EXPERIMENTS if name != DEFAULT)])),
     tok=r"(tok-[0-9a-f]{10}/)?",
     stok=r"(tokenizer-[0-9a-f]{10}/)?",
     mod=r"(model-[0-9a-f]{10}/)?",
@@ -43,6 +45,12 @@ wildcard_constraints:
     on=r"(\.on\.[A-Za-z0-9_\-]+)?",
     by=r"(\.by\.[A-Za-z0-9_\-]+)?",
     test=r"(\.test)?",
+
+
+def canonical(obj):
+    """Settings as one JSON string with sorted keys: Snakemake tracks a param's repr, and a reordered
+    YAML mapping must not look like a change."""
+    return json.dumps(obj, sort_keys=True)
 
 
 def experiment_prefix(name):
@@ -72,10 +80,20 @@ def index_hub(role):
     return index
 
 
+def index_trained_models():
+    """Experiments that train alike (same starting model, tokenization and train settings) share one trained model:
+    that of the first of them, the default first. One that changes only predict settings trains nothing."""
+    owners = {}
+    for name, entry in EXPERIMENTS.items():
+        key = canonical([entry["model"], entry["tokenization"], entry["settings"]["train"]])
+        entry["trained_by"] = experiment_prefix(owners.setdefault(key, name))
+
+
 TOKENIZATIONS = index_shared("tok", "tokenization")
 SCRATCH_TOKENIZERS = index_shared("tokenizer", "scratch_tokenizer")
 SCRATCH_MODELS = index_shared("model", "model")
 HUB = {role: index_hub(role) for role in ("model", "tokenizer")}
+index_trained_models()
 
 
 def experiment_name(wildcards):
@@ -102,12 +120,6 @@ def evaluated_split(wildcards):
 def scored_splits(wildcards):
     """The splits a tokenize job writes: train and validation, or the test split alone."""
     return [TEST] if wildcards.test else list(SPLITS)
-
-
-def canonical(obj):
-    """Settings as one JSON string with sorted keys: Snakemake tracks a param's repr, and a reordered
-    YAML mapping must not look like a change."""
-    return json.dumps(obj, sort_keys=True)
 
 
 def step_script(name):
@@ -320,7 +332,7 @@ def predict_inputs(wildcards):
     entry = experiment(wildcards)
     trained_on = tokenized(entry, wildcards.dataset)
     if entry["finetune"]:
-        model = expand(rules.train.output.model, xp=wildcards.xp, dataset=wildcards.dataset)[0]
+        model = trained_model(entry, wildcards.dataset)
     else:
         model = model_input(entry, wildcards.dataset)
     return {
@@ -335,8 +347,13 @@ def predict_inputs(wildcards):
 def predict_model(wildcards):
     entry = experiment(wildcards)
     if entry["finetune"]:
-        return expand(rules.train.output.model, xp=wildcards.xp, dataset=wildcards.dataset)[0]
+        return trained_model(entry, wildcards.dataset)
     return model_location(entry, wildcards.dataset)
+
+
+def trained_model(entry, dataset):
+    """The experiment's fine-tuned model: its own, or that of the first experiment that trains alike."""
+    return expand(rules.train.output.model, xp=entry["trained_by"], dataset=dataset)[0]
 
 
 # --- prefetch

@@ -4,7 +4,7 @@
 
 rule plot_training:
     input:
-        model=rules.train.output.model,
+        model=lambda wc: trained_model(experiment(wc), wc.dataset),
         script=step_script("plot_training.py"),
         modules=modules("plot_training.py"),
     output:

@@ -15,8 +15,17 @@ from t5qa.errors import InputError
 from t5qa.manifest import now
 
 log = logging.getLogger("t5qa.prefetch")
-# What from_pretrained reads for a T5 checkpoint and its tokenizer; skips TF/Flax/ONNX copies.
+# What from_pretrained reads for a T5 checkpoint and its tokenizer; skips TF/Flax/ONNX copies. Older checkpoints
+# (UnifiedQA, for one) have PyTorch weights only as *.bin: fetched when the repository has no safetensors.
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt"]
+LEGACY_WEIGHTS = ["*.bin"]
+
+
+def hub_patterns(name: str) -> list[str]:
+    from huggingface_hub import list_repo_files
+
+    files = list_repo_files(name)
+    return HUB_FILES if any(f.endswith(".safetensors") for f in files) else HUB_FILES + LEGACY_WEIGHTS
 
 
 def main() -> None:
@@ -37,7 +46,7 @@ def main() -> None:
         from huggingface_hub import snapshot_download
 
         try:
-            record["location"] = snapshot_download(args.name, allow_patterns=HUB_FILES)
+            record["location"] = snapshot_download(args.name, allow_patterns=hub_patterns(args.name))
         except (OSError, ValueError) as err:
             # ValueError: a malformed id. OSError: an unknown or gated repository, no network, or offline and not
             # cached (the hub's HTTP errors are OSErrors).
