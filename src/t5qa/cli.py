@@ -37,6 +37,19 @@ def load_json(text: str, where: str):
         raise InputError(f"{where}: not valid JSON ({first_line(err)})") from err
 
 
+def read_json_file(path: Path, what: str):
+    """A JSON file read exactly or refused with one line naming it: missing, a folder, not UTF-8 (a BOM is fine),
+    or not valid JSON."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {what} not found" if not path.exists() else f"{path}: {what} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text ({err.reason})") from err
+    return load_json(text, str(path))
+
+
 def parse_settings(text: str, where: str = "--settings") -> dict:
     """A JSON object given on the command line."""
     settings = load_json(text, where)

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import json_kind, load_json
+from t5qa.cli import json_kind, read_json_file
 from t5qa.errors import InputError
 
 # The eval_* key that holds each metric a run can pick its best step by.
@@ -28,13 +28,7 @@ def load_training_log(path: Path) -> dict:
     same shape.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: training log not found" if not path.exists() else f"{path}: is not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-    log = load_json(text, str(path))
+    log = read_json_file(path, "training log")
     if not isinstance(log, dict) or not isinstance(log.get("log_history"), list):
         raise InputError(f'{path}: not a training log (no "log_history" list)')
     for index, entry in enumerate(log["log_history"]):

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import json_kind, load_json
+from t5qa.cli import json_kind, read_json_file
 from t5qa.errors import InputError
 from t5qa.sources import SPLITS
 
@@ -243,7 +243,7 @@ def write_report_page(path: str | Path, page: str) -> None:
 
 
 def _read_metrics(path: Path, sources: list[str]) -> dict:
-    metrics = _require(_read_json(path, "metrics"), path, "metrics", ["exact", "f1", "total"], ["baselines"])
+    metrics = _require(read_json_file(path, "metrics"), path, "metrics", ["exact", "f1", "total"], ["baselines"])
     # The metrics step breaks the scores down only for a dataset of several sources.
     if len(sources) > 1 and "per_source" not in metrics:
         raise InputError(f"{path}: metrics: missing per_source, though the dataset has {len(sources)} sources")
@@ -255,7 +255,9 @@ def _read_metrics(path: Path, sources: list[str]) -> dict:
 
 
 def _read_normalize_stats(path: Path) -> dict:
-    stats = _require(_read_json(path, "normalize stats"), path, "normalize stats", NORMALIZE_KEYS, ["dropped", "kept"])
+    stats = _require(
+        read_json_file(path, "normalize stats"), path, "normalize stats", NORMALIZE_KEYS, ["dropped", "kept"]
+    )
     for reason, dropped in stats["dropped"].items():
         if isinstance(dropped, dict) and "count" not in dropped:
             raise InputError(f"{path}: dropped {reason!r} has no count")
@@ -263,20 +265,10 @@ def _read_normalize_stats(path: Path) -> dict:
 
 
 def _read_tokenize_stats(path: Path) -> dict:
-    stats = _require(_read_json(path, "tokenize stats"), path, "tokenize stats", objects=[*SPLITS, "settings"])
+    stats = _require(read_json_file(path, "tokenize stats"), path, "tokenize stats", objects=[*SPLITS, "settings"])
     for split in SPLITS:
         _require(stats[split], path, split, SPLIT_KEYS, ["rows_per_source", "source_length", "target_length"])
     return stats
-
-
-def _read_json(path: Path, what: str):
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found" if not path.exists() else f"{path}: {what} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err.reason})") from err
-    return load_json(text, str(path))
 
 
 def _require(value, path: Path, what: str, keys=(), objects=()) -> dict:

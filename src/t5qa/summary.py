@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import json_kind, load_json, require
+from t5qa.cli import json_kind, read_json_file, require
 from t5qa.errors import InputError
 
 RUN_KINDS = {
@@ -63,13 +63,7 @@ def load_runs(runs: list[dict], where: str = "--runs") -> list[dict]:
 
 
 def _read_metrics(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"{path}: metrics not found" if not path.exists() else f"{path}: metrics is not a file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 text ({err.reason})") from err
-    metrics = load_json(text, str(path))
+    metrics = read_json_file(path, "metrics")
     if not isinstance(metrics, dict):
         raise InputError(f"{path}: metrics must be a JSON object, not {json_kind(metrics)}")
     missing = [key for key in REQUIRED_NUMBERS if key not in metrics]

@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         required=True,
-        help="JSON list of {experiment, group, seed, trained_on, evaluated_on, metrics}, or @PATH of a file holding it",
+        help="JSON list of {experiment, group, seed, trained_on, evaluated_on, split, metrics}, or @PATH of a file",
     )
     parser.add_argument("--csv", required=True, help="the table, every number as computed")
     parser.add_argument("--markdown", required=True, help="the table for reading, scores to 2 decimals")
