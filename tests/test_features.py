@@ -71,7 +71,8 @@ def test_truncation_is_counted_and_a_cut_off_answer_is_detected(tiny_tokenizer):
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
     context = "The river flooded last year. " * 6 + "The mill closed because the storm damaged the main building."
     tokenize = make_tokenize_fn(
-        tokenizer, TokenizeSettings.from_dict({"max_source_length": 24, "max_target_length": 4})
+        tokenizer,
+        TokenizeSettings.from_dict({"max_source_length": 24, "max_target_length": 4, "long_inputs": "truncate"}),
     )
     out = tokenize(
         {

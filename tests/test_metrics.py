@@ -98,6 +98,29 @@ def test_cli_scores_any_predictions_file(tmp_path):
         "per_source",
     }
     assert metrics["exact"] == pytest.approx(100 / 3)
+    # the Webis-CausalQA-22 paper's measures, apart: its F1 would give an empty answer to "2" 0 (here: "text")
+    assert metrics["causalqa_measures"]["total"] == 3
+    assert metrics["causalqa_measures"]["exact"] == pytest.approx(100 / 3)
+    assert "best_f1" not in metrics  # no na_prob in the predictions
+
+
+def test_cli_adds_the_tuned_thresholds_when_predictions_carry_na_prob(tmp_path):
+    refs = _tables(tmp_path)
+    rows = [
+        {"id": "1", "source": "a", "prediction": "car", "na_prob": 0.2, "score": -1.5},
+        {"id": "2", "source": "a", "prediction": "unanswerable text", "na_prob": 0.9, "score": -0.5},
+        {"id": "1", "source": "b", "prediction": "blue", "na_prob": 0.1, "score": -0.1},
+    ]
+    out = tmp_path / "m.json"
+    predictions = str(_predictions(tmp_path, rows))
+    run_script(
+        "metrics.py", "--predictions", predictions, "--output", str(out), "--references", *[str(p) for _, p in refs]
+    )
+    metrics = json.loads(out.read_text())
+    # walk by na_prob: b/1 (+1) then a/1 (F1 2/3, EM 0) then the unanswerable a/2 (-1): best before a/2
+    assert (metrics["best_exact"], metrics["best_exact_thresh"]) == (pytest.approx(200 / 3), 0.1)
+    assert (metrics["best_f1"], metrics["best_f1_thresh"]) == (pytest.approx(100 * (2 + 2 / 3) / 3), 0.2)
+    assert metrics["exact"] == pytest.approx(100 / 3)  # the plain scores answer everything, as officially
 
 
 def _pipeline_predictions(tmp_path, sources_and_ids):

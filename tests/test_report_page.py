@@ -47,7 +47,9 @@ TOKENIZE_STATS = {
         "target_length": {"mean": 4.5, "p50": 4.0, "p90": 9.0, "p95": 11.0, "p99": 17.25, "max": 31},
         "inputs_truncated": 0,
         "targets_truncated": 2,
-        "answers_cut_off_by_input_truncation": 0,
+        "model_inputs": rows,
+        "answers_past_cut": 0,
+        "answers_unseen": 0,
     }
     for split, rows in (("train", 2400), ("validation", 400))
 } | {
@@ -150,7 +152,7 @@ def test_normalisation_and_tokenization_numbers():
     assert "bad_span dropped empty_question dropped unanswerable kept" in text
     assert "demo_squad / train 1200 1197 0 3 338" in text
     assert "demo_causalqa / validation 50 48 2 0 0" in text
-    assert "train 2400 0 2 0" in text and "validation 400 0 2 0" in text
+    assert "train 2400 2400 0 2 0 0" in text and "validation 400 400 0 2 0 0" in text  # inputs, truncated, answers
     assert "demo_squad 1200 200" in text
     assert "train source 43.04 43.00 56.00 59.00 62.00 65" in text
     assert "validation target 4.50 4.00 9.00 11.00 17.25 31" in text

@@ -143,7 +143,7 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _make_context(rng: random.Random):
+def _make_context(rng: random.Random, subjects_pool: list[str] = SUBJECTS):
     """Sentences plus, for each event, its (subject, event, cause or None).
 
     Most contexts state one or two causes among distractors (events without a cause, small talk);
@@ -151,7 +151,7 @@ def _make_context(rng: random.Random):
     """
     n_causal = rng.choices([0, 1, 2], weights=[3, 5, 2])[0]
     n_plain = rng.randint(1, 2)
-    subjects = rng.sample(SUBJECTS, n_causal + n_plain + 1)
+    subjects = rng.sample(subjects_pool, n_causal + n_plain + 1)
     facts, sentences = [], []
     for i, subject in enumerate(subjects[:-1]):
         event = rng.choice(EVENTS)
@@ -257,6 +257,47 @@ def to_causalqa_csv(paragraphs: list[list[Example]]) -> str:
     return buffer.getvalue()
 
 
+# The long-context variant: many short contexts joined into one, each subject named once (a town sets them apart),
+# so a question has one answer, which may sit anywhere in a context several windows long.
+TOWNS = ["Ashford", "Brookton", "Carlow", "Dunmore", "Elmwood", "Fairview", "Glenhill", "Harlow"]
+LONG_SUBJECTS = [f"the {town} {subject.removeprefix('the ')}" for town in TOWNS for subject in SUBJECTS]
+
+
+def generate_long(seed: int, n_examples: int, prefix: str, parts: tuple[int, int] = (8, 14)) -> list[list[Example]]:
+    """Paragraphs of two questions about one long context made of `parts` short ones; about a third unanswerable
+    (an event stated without a cause, or a subject the context never names)."""
+    rng = random.Random(seed)
+    paragraphs, total = [], 0
+    while total < n_examples:
+        pieces, facts, used = [], [], set()
+        for _ in range(rng.randint(*parts)):
+            piece, piece_facts = _make_context(rng, [s for s in LONG_SUBJECTS if s not in used])
+            used |= {s for s in LONG_SUBJECTS if s.lower() in piece.lower()}
+            pieces.append(piece)
+            facts += piece_facts
+        context = " ".join(pieces)
+        causal = [f for f in facts if f[2] is not None]
+        plain = [f for f in facts if f[2] is None]
+        group = []
+        for _ in range(2):
+            if causal and rng.random() > 0.35:
+                subject, event, cause = rng.choice(causal)
+            elif rng.random() < 0.5:
+                subject, event, cause = (*rng.choice(plain)[:2], None)
+            else:
+                subject, event, cause = (
+                    rng.choice([s for s in LONG_SUBJECTS if s not in used]),
+                    rng.choice(EVENTS),
+                    None,
+                )
+            answers, starts = _spans(context, cause)
+            digest = hashlib.sha1(f"{prefix}:{total}".encode()).hexdigest()[:24]
+            group.append(Example(digest, _question(rng, subject, event), context, answers, starts))
+            total += 1
+        paragraphs.append(group)
+    return paragraphs
+
+
 DEMO_FILES = {
     # file name: (format, seed, examples)
     "squad_train.json": ("squad", 11, 1200),
@@ -266,9 +307,23 @@ DEMO_FILES = {
 }
 
 
+LONG_DEMO_FILES = {
+    # file name: (seed, examples)
+    "squad_train.json": (31, 800),
+    "squad_validation.json": (32, 200),
+}
+
+
 def render_demo_files() -> dict[str, str]:
     files = {}
     for name, (kind, seed, n) in DEMO_FILES.items():
         paragraphs = generate(seed, n, prefix=name)
         files[name] = to_squad_json(paragraphs, "demo") if kind == "squad" else to_causalqa_csv(paragraphs)
     return files
+
+
+def render_long_demo_files() -> dict[str, str]:
+    return {
+        name: to_squad_json(generate_long(seed, n, prefix=f"long:{name}"), "demo_long")
+        for name, (seed, n) in LONG_DEMO_FILES.items()
+    }

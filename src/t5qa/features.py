@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import string
 from typing import Any
 
@@ -61,62 +62,248 @@ def prediction_to_answer(prediction: str, unanswerable: str) -> str:
     return "" if prediction.strip() == unanswerable else prediction.strip()
 
 
-def make_tokenize_fn(tokenizer, settings: TokenizeSettings):
-    """A batched `datasets.map` function: no padding here (the collator pads per batch)."""
+def render_with_context_span(template: str, question: str, context: str) -> tuple[str, int | None, int | None]:
+    """The model input, and where the context lies in it (None, None when the template has no {context})."""
+    formatter, pieces = string.Formatter(), []
+    start = end = None
+    for literal, field, spec, conversion in formatter.parse(template):
+        pieces.append(literal)
+        if field is None:
+            continue
+        value = formatter.convert_field(question if field == "question" else context, conversion)
+        text = formatter.format_field(value, spec)
+        if field == "context" and start is None:
+            start = sum(map(len, pieces))
+            end = start + len(text)
+        pieces.append(text)
+    return "".join(pieces), start, end
+
+
+def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = True):
+    """A batched `datasets.map` function: no padding here (the collator pads per batch).
+
+    An input that fits `max_source_length` is one row, tokenized as it always was. A longer one is cut at the end
+    (`long_inputs: truncate`) or becomes several rows (`windows`, see `context_windows`): every window holds the
+    template and the whole question around an overlapping slice of the context. `all_windows` False (training):
+    only the windows worth learning from are kept (see `train_on_window`).
+    """
     template, unanswerable = settings.template, settings.unanswerable_target
     max_source_length, max_target_length = settings.max_source_length, settings.max_target_length
+    windows = settings.long_inputs == "windows"
     q_col, c_col = (
         ("question", "context") if settings.text_columns == "raw" else ("question_processed", "context_processed")
     )
 
     def tokenize(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        inputs = [render_input(template, q, c) for q, c in zip(batch[q_col], batch[c_col])]
-        targets = [target_text(a, unanswerable) for a in batch["answer"]]
-        encoded = tokenizer(inputs, truncation=False, return_offsets_mapping=True)
-        labels = tokenizer(text_target=targets, truncation=False)["input_ids"]
-        out = {
-            "input_ids": [],
-            "attention_mask": [],
-            "labels": [],
-            "length": [],
-            "source_length": [],
-            "target_length": [],
-            "input_truncated": [],
-            "target_truncated": [],
-            "answer_truncated": [],
-        }
-        for text, target, ids, offsets, label_ids in zip(
-            inputs, targets, encoded["input_ids"], encoded["offset_mapping"], labels
+        n = len(batch[q_col])
+        ids_in = batch.get("id") or [str(i) for i in range(n)]
+        rendered = [render_with_context_span(template, q, c) for q, c in zip(batch[q_col], batch[c_col])]
+        encoded = tokenizer(
+            [text for text, _, _ in rendered],
+            truncation=False,
+            return_offsets_mapping=True,
+            return_special_tokens_mask=True,
+        )
+        rows: list[dict[str, Any]] = []
+        for i in range(n):
+            text, ctx_start, ctx_end = rendered[i]
+            ids, offsets = encoded["input_ids"][i], encoded["offset_mapping"][i]
+            golds = split_answers(batch["answer"][i])
+            question = {
+                "source_length": len(ids),
+                "input_truncated": len(ids) > max_source_length,
+                "answer_past_cut": _answer_past_cut(text, ctx_start, ctx_end, golds, offsets, max_source_length),
+            }
+            if len(ids) <= max_source_length or not windows:
+                target = target_text(batch["answer"][i], unanswerable)
+                kept = ids[: max_source_length - 1] + [tokenizer.eos_token_id] if len(ids) > max_source_length else ids
+                pieces = [(kept, target, True)]
+                question["answer_truncated"] = question["answer_past_cut"]
+            else:
+                pieces, visible = context_windows(
+                    ids,
+                    offsets,
+                    encoded["special_tokens_mask"][i],
+                    text,
+                    ctx_start,
+                    ctx_end,
+                    golds,
+                    unanswerable,
+                    max_source_length,
+                    settings.stride,
+                    where=f"question {ids_in[i]!r}",
+                )
+                question["answer_truncated"] = bool(golds) and not visible
+            for window, (input_ids, target, primary) in enumerate(pieces):
+                if (
+                    not all_windows
+                    and not primary
+                    and not train_on_window(
+                        ids_in[i],
+                        window,
+                        target != unanswerable,
+                        question["answer_truncated"],
+                        settings.unanswerable_window_share,
+                    )
+                ):
+                    continue
+                rows.append(
+                    {
+                        "index": i,
+                        "input_ids": input_ids,
+                        "target": target,
+                        "window": window,
+                        "primary": primary,
+                        **question,
+                    }
+                )
+        labels = tokenizer(text_target=[row["target"] for row in rows], truncation=False)["input_ids"]
+        out: dict[str, list[Any]] = {key: [] for key in PASSED_THROUGH if key in batch}
+        for key in (
+            "input_ids",
+            "attention_mask",
+            "labels",
+            "length",
+            "window",
+            "primary",
+            "source_length",
+            "target_length",
+            "input_truncated",
+            "target_truncated",
+            "answer_truncated",
+            "answer_past_cut",
         ):
-            kept = ids[: max_source_length - 1] + [tokenizer.eos_token_id] if len(ids) > max_source_length else ids
+            out[key] = []
+        for row, label_ids in zip(rows, labels):
             kept_labels = (
                 label_ids[: max_target_length - 1] + [tokenizer.eos_token_id]
                 if len(label_ids) > max_target_length
                 else label_ids
             )
-            out["input_ids"].append(kept)
-            out["attention_mask"].append([1] * len(kept))
+            for key in PASSED_THROUGH:
+                if key in batch:
+                    out[key].append(batch[key][row["index"]])
+            out["input_ids"].append(row["input_ids"])
+            out["attention_mask"].append([1] * len(row["input_ids"]))
             out["labels"].append(mask_padding(kept_labels, tokenizer.pad_token_id))
-            out["length"].append(len(kept) + len(kept_labels))
-            out["source_length"].append(len(ids))
+            out["length"].append(len(row["input_ids"]) + len(kept_labels))
             out["target_length"].append(len(label_ids))
-            out["input_truncated"].append(len(ids) > max_source_length)
             out["target_truncated"].append(len(label_ids) > max_target_length)
-            out["answer_truncated"].append(_answer_cut_off(text, target, offsets, len(kept) - 1, unanswerable))
+            for key in ("window", "primary", "source_length", "input_truncated", "answer_truncated", "answer_past_cut"):
+                out[key].append(row[key])
         return out
 
     return tokenize
 
 
-def _answer_cut_off(text: str, target: str, offsets, n_kept_tokens: int, unanswerable: str) -> bool:
-    """True when the answer span lies (partly) beyond the truncated input: the model cannot see it."""
-    if target == unanswerable or n_kept_tokens >= len(offsets) - 1:
+# Columns that go with each row of a question into all of its windows.
+PASSED_THROUGH = ("id", "source", "answers")
+
+
+def context_windows(
+    ids: list[int],
+    offsets: list[tuple[int, int]],
+    special: list[int],
+    text: str,
+    ctx_start: int | None,
+    ctx_end: int | None,
+    golds: list[str],
+    unanswerable: str,
+    max_source_length: int,
+    stride: int,
+    where: str,
+) -> tuple[list[tuple[list[int], str, bool]], bool]:
+    """Split an input that does not fit into windows: (input ids, target, primary) each, and whether some window
+    holds a whole gold answer.
+
+    The tokens before the context (template, question) and after it (template, end token) are in every window; the
+    context tokens between are cut into slices of the room left, consecutive slices sharing `stride` tokens (the
+    last slice ends at the context's end, sharing more). A window
+    learns the first gold answer that lies wholly inside its slice of the context, else the unanswerable target. The
+    primary window (the one validation during training scores and loss is taken on) is the first that holds an
+    answer; when none does (an abstractive answer, or one longer than the overlap split between two windows) it is
+    the window where the first gold answer starts, or the first window, and it learns the first gold answer."""
+    if ctx_start is None or ctx_start == ctx_end:
+        raise InputError(
+            f"{where}: {len(ids)} tokens do not fit max_source_length {max_source_length} and there is no context to "
+            "split into windows (the question alone is too long)"
+        )
+    in_context = [not special[k] and offsets[k][1] > ctx_start and offsets[k][0] < ctx_end for k in range(len(ids))]
+    first = in_context.index(True)
+    last = len(in_context) - 1 - in_context[::-1].index(True)
+    prefix, context, suffix = ids[:first], ids[first : last + 1], ids[last + 1 :]
+    room = max_source_length - len(prefix) - len(suffix)
+    if room <= stride:
+        raise InputError(
+            f"{where}: the template and question take {len(prefix) + len(suffix)} of max_source_length "
+            f"{max_source_length} tokens, leaving {max(room, 0)} for the context: windows need more than the stride "
+            f"({stride}); raise max_source_length or lower tokenize.stride"
+        )
+    spans = [
+        (gold, start, start + len(gold)) for gold in golds for start in _occurrences(text, gold, ctx_start, ctx_end)
+    ]
+    pieces, visible = [], False
+    # Windows advance by room - stride; the last one ends at the context's end (full length, a larger overlap).
+    starts = [0]
+    while starts[-1] + room < len(context):
+        starts.append(min(starts[-1] + room - stride, len(context) - room))
+    for a in starts:
+        b = min(a + room, len(context))
+        lo, hi = offsets[first + a][0], offsets[first + b - 1][1]
+        target = next((gold for gold, s, e in spans if lo <= s and e <= hi), None)
+        visible = visible or target is not None
+        pieces.append([prefix + context[a:b] + suffix, target or unanswerable, False])
+    if golds and not visible:
+        # The first gold's first occurrence starts in some window: that one learns it (or the first window).
+        span_start = spans[0][1] if spans else None
+        primary = next(
+            (
+                w
+                for w, a in enumerate(starts)
+                if span_start is not None
+                and offsets[first + a][0] <= span_start
+                and span_start < offsets[first + min(a + room, len(context)) - 1][1]
+            ),
+            0,
+        )
+        pieces[primary][1] = golds[0]
+    else:
+        primary = next((w for w, piece in enumerate(pieces) if piece[1] != unanswerable), 0)
+    pieces[primary][2] = True
+    return [tuple(piece) for piece in pieces], visible
+
+
+def train_on_window(question_id: str, window: int, holds_answer: bool, answer_unseen: bool, share: float) -> bool:
+    """Whether a window other than the primary one is a training example. Every window holding a gold answer is.
+    Of the windows without one, a fixed `share` (chosen by a hash of id and window: the same in every run) learns
+    the unanswerable target, so the model learns to say "not here". A question whose answer no window holds
+    (abstractive, or split between windows) trains on its primary window only."""
+    if holds_answer:
+        return True
+    if answer_unseen:
         return False
-    start = text.rfind(target)
-    if start < 0:
-        return False  # abstractive answer: nothing to cut off
-    visible_chars = offsets[n_kept_tokens - 1][1] if n_kept_tokens > 0 else 0
-    return start + len(target) > visible_chars
+    digest = hashlib.blake2b(f"{question_id}\0{window}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
+
+
+def _occurrences(text: str, needle: str, lo: int, hi: int) -> list[int]:
+    """Start offsets of `needle` wholly inside text[lo:hi]."""
+    found, start = [], text.find(needle, lo, hi)
+    while start >= 0:
+        found.append(start)
+        start = text.find(needle, start + 1, hi)
+    return found
+
+
+def _answer_past_cut(text, ctx_start, ctx_end, golds, offsets, max_source_length: int) -> bool:
+    """True when cutting the input at `max_source_length` tokens leaves no whole occurrence of any gold answer in
+    view, though one is in the context (an abstractive answer has nothing to cut off)."""
+    if not golds or len(offsets) <= max_source_length:
+        return False
+    lo, hi = (ctx_start, ctx_end) if ctx_start is not None else (0, len(text))
+    visible_chars = offsets[max_source_length - 2][1]  # the last kept token before the end token
+    starts = [(s, len(g)) for g in golds for s in _occurrences(text, g, lo, hi)]
+    return bool(starts) and all(s + n > visible_chars for s, n in starts)
 
 
 def mask_padding(label_ids: list[int], pad_token_id: int) -> list[int]:

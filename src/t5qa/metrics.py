@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
+from t5qa import causalqa_measures
 from t5qa.cli import load_json, read_table
 from t5qa.errors import InputError
-from t5qa.scoring import aggregate, normalize_answer, score_one
+from t5qa.scoring import aggregate, best_thresholds, normalize_answer, score_one
 from t5qa.text import gold_answers, split_answers
 
 
@@ -31,10 +33,12 @@ def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
 
 
 def load_predictions(path: Path) -> list[dict]:
-    """One JSON object per line: a text 'id' and 'prediction', and optionally the 'source' it belongs to."""
+    """One JSON object per line: a text 'id' and 'prediction', and optionally the 'source' it belongs to, the
+    model's probability that the question has no answer ('na_prob', on every line or on none) and the
+    log-probability of the generated answer ('score')."""
     if not path.is_file():
         raise InputError(f"{path}: predictions file not found")
-    rows = []
+    rows, numbers = [], []
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, 1):
             try:
@@ -45,8 +49,16 @@ def load_predictions(path: Path) -> list[dict]:
                 continue
             row = load_json(line, f"{path}: line {number}")
             rows.append(_check_prediction(row, f"{path}: line {number}"))
+            numbers.append(number)
     if not rows:
         raise InputError(f"{path}: no predictions")
+    with_na_prob = [number for row, number in zip(rows, numbers) if "na_prob" in row]
+    if with_na_prob and len(with_na_prob) < len(rows):
+        first_without = next(number for row, number in zip(rows, numbers) if "na_prob" not in row)
+        raise InputError(
+            f"{path}: line {first_without} has no 'na_prob', but line {with_na_prob[0]} has one; "
+            "give every prediction an 'na_prob' or none"
+        )
     return rows
 
 
@@ -62,7 +74,30 @@ def _check_prediction(row, where: str) -> dict:
             (row.get(key) or "").encode("utf-8")
         except UnicodeEncodeError as err:  # a lone surrogate escape such as "\ud800"
             raise InputError(f"{where}: {key!r} is not valid Unicode text") from err
+    for key, what in (("na_prob", "a probability in [0, 1]"), ("score", "a finite number (a log-probability)")):
+        if key not in row:
+            continue
+        number = _finite_number(row[key])
+        if number is None or (key == "na_prob" and not 0 <= number <= 1):
+            raise InputError(f"{where}: {key!r} must be {what}, not {_shorten(row[key])}")
+        row[key] = number
     return row
+
+
+def _finite_number(value) -> float | None:
+    """A JSON number (not true/false) that is finite as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shorten(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def name_references(
@@ -87,8 +122,8 @@ def folder_name(path: Path) -> str:
 
 def match_predictions(
     predictions: list[dict], refs: pd.DataFrame, path: Path, by_id: bool = False
-) -> dict[tuple[str, str], str]:
-    """Key every prediction by (source, id); every reference needs exactly one prediction."""
+) -> dict[tuple[str, str], dict]:
+    """Key every prediction row by (source, id); every reference needs exactly one prediction."""
     names = list(dict.fromkeys(refs["source"]))
     carried = sorted({row["source"] for row in predictions if row.get("source") is not None})
     hint = ""
@@ -104,7 +139,7 @@ def match_predictions(
         )
     sources_per_id = Counter(refs["id"])
     source_of_id = dict(zip(refs["id"], refs["source"]))
-    matched: dict[tuple[str, str], str] = {}
+    matched: dict[tuple[str, str], dict] = {}
     for row in predictions:
         source = row.get("source")
         if source is None:
@@ -114,7 +149,7 @@ def match_predictions(
         key = (source, row["id"])
         if key in matched:
             raise InputError(f"{path}: two predictions for id {row['id']!r} (source {source})")
-        matched[key] = row["prediction"]
+        matched[key] = row
     expected = set(zip(refs["source"], refs["id"]))
     missing, unknown = expected - matched.keys(), matched.keys() - expected
     if missing:
@@ -152,9 +187,12 @@ def score(
     matched = match_predictions(predictions, refs, predictions_path, by_id)
     golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]
     has_answer = [bool(g) for g in golds]
-    predictions = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]
+    rows = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]
+    predictions = [row["prediction"] for row in rows]
     scores = [score_one(g, p) for g, p in zip(golds, predictions)]
     result = aggregate(scores, has_answer)
+    if rows and all("na_prob" in row for row in rows):  # load_predictions: on every row or on none
+        result.update(best_thresholds(scores, has_answer, predictions, [row["na_prob"] for row in rows]))
     sources = list(dict.fromkeys(refs["source"]))
     if len(sources) > 1:
         result["per_source"] = {
@@ -164,6 +202,9 @@ def score(
             )
             for name in sources
         }
+    result["causalqa_measures"] = causalqa_measures.aggregate(
+        [causalqa_measures.score_one(g, p) for g, p in zip(golds, predictions)]
+    )
     result["baselines"] = baselines(golds, has_answer, train_answers)
     return result
 

@@ -84,17 +84,15 @@ def data_section(tokenize_stats: dict) -> str:
     sources = list(train_rows) + [source for source in validation_rows if source not in train_rows]
     rows = [[inline_code(s), train_rows.get(s, 0), validation_rows.get(s, 0)] for s in sources]
     rows.append(["all", train["rows"], validation["rows"]])
+    long_inputs = "cut" if settings.get("long_inputs") == "truncate" else "split into windows"
     truncation = [
         [
-            f"inputs cut to {settings['max_source_length']} tokens",
+            f"inputs over {settings['max_source_length']} tokens ({long_inputs})",
             train["inputs_truncated"],
             validation["inputs_truncated"],
         ],
-        [
-            "answers lost to that cut",
-            train["answers_cut_off_by_input_truncation"],
-            validation["answers_cut_off_by_input_truncation"],
-        ],
+        ["model inputs (windows)", train["model_inputs"], validation["model_inputs"]],
+        ["answers no model input holds whole", train["answers_unseen"], validation["answers_unseen"]],
         [
             f"targets cut to {settings['max_target_length']} tokens",
             train["targets_truncated"],

@@ -1,13 +1,19 @@
 """Batched greedy (or beam) generation over the tokenized validation (or test) split.
 
-Examples are sorted by length and cut into batches once; batch b goes to process b % world_size,
-so every batch, and so every prediction, is the same whatever the number of processes.
+Model inputs (a question, or one window of a long one) are sorted by length and cut into batches once; batch b goes
+to process b % world_size, so every batch, and so every prediction, is the same whatever the number of processes.
+
+Each input's answer comes with its score, the log-probability of the generated tokens, and with the probability of
+the unanswerable target (one short decoder pass that reuses the encoder's output). A question's prediction is chosen
+over its windows by `choose_answer`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
@@ -16,7 +22,7 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import gather_object
 from tqdm import tqdm
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from t5qa.atomic import atomic_path, check_destination
 from t5qa.cli import first_line
@@ -57,17 +63,19 @@ def auto_max_new_tokens(longest_target: int, max_target_length: int) -> int:
 
 
 def load_validation(tokenized_dir: Path, split: str = "validation") -> dict[str, list]:
-    """The tokenized folder's validation (or test) split: ids, sources, input ids, checked for what prediction
-    reads."""
+    """The tokenized folder's validation (or test) split: ids, sources, windows, input ids, checked for what
+    prediction reads."""
     what = f"{tokenized_dir}: not a tokenized dataset folder (save_to_disk)"
     try:
         splits = datasets.load_from_disk(str(tokenized_dir))
         if not isinstance(splits, datasets.DatasetDict) or split not in splits:
             raise InputError(f"{what} with a {split} split")
-        missing = {"id", "source", "input_ids"} - set(splits[split].column_names)
+        missing = {"id", "source", "window", "input_ids"} - set(splits[split].column_names)
         if missing:
-            raise InputError(f"{what}: its {split} split lacks the columns {sorted(missing)}")
-        columns = splits[split].select_columns(["id", "source", "input_ids"]).to_dict()
+            raise InputError(
+                f"{what}: its {split} split lacks the columns {sorted(missing)} (made by an older tokenize step?)"
+            )
+        columns = splits[split].select_columns(["id", "source", "window", "input_ids"]).to_dict()
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError, pyarrow.ArrowException) as err:
         raise InputError(f"{what} ({first_line(err)})") from err
     if not columns["id"]:
@@ -76,6 +84,100 @@ def load_validation(tokenized_dir: Path, split: str = "validation") -> dict[str,
         if not (isinstance(id_, str) and isinstance(source, str) and _is_token_ids(ids)):
             raise InputError(f"{what}: {split} row {row} needs a text id and source and a list of token ids")
     return columns
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One model input's answer: the decoded text, its log-probability, and log P(unanswerable target)."""
+
+    text: str
+    score: float
+    na_log_prob: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    prediction: str  # "" for no answer, as the metrics score it
+    generated: str  # what the chosen window generated
+    score: float
+    na_prob: float
+    window: int
+
+
+def choose_answer(windows: list[Generated], unanswerable: str, na_threshold: float | None = None) -> Answer:
+    """A question's answer from its windows (one, when the input fits).
+
+    - The answer is the highest-scoring generated text that is not the unanswerable target (earliest window on a
+      tie); when every window generates the unanswerable target, the answer is "" (the best-scoring of those is
+      reported as `generated`).
+    - `na_prob` is the smallest probability of the unanswerable target over the windows: a question is as
+      answerable as its most answerable window (the windows without the answer all say "not here").
+    - With `na_threshold`, an answer whose na_prob is above it becomes "" (the official script's rule).
+    """
+    answered = [w for w, g in enumerate(windows) if prediction_to_answer(g.text, unanswerable)]
+    pool = answered or range(len(windows))
+    best = max(pool, key=lambda w: (windows[w].score, -w))
+    na_prob = math.exp(min(g.na_log_prob for g in windows))
+    prediction = prediction_to_answer(windows[best].text, unanswerable) if answered else ""
+    if na_threshold is not None and na_prob > na_threshold:
+        prediction = ""
+    return Answer(prediction, windows[best].text.strip(), windows[best].score, na_prob, best)
+
+
+class StepLogProbs(LogitsProcessor):
+    """Greedy decoding's per-step log-probability of the token it picks (the largest, after the other processors),
+    kept so the generated answer's score costs no second pass. Must be the last processor."""
+
+    def __init__(self):
+        self.steps: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        self.steps.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
+
+def sequence_scores(sequences: torch.Tensor, step_log_probs: torch.Tensor, eos_token_id: int) -> torch.Tensor:
+    """Sum of the per-step log-probabilities up to and including each sequence's end token (the steps after it
+    only pad a finished sequence). `sequences` start with the decoder start token."""
+    generated = sequences[:, 1 : 1 + step_log_probs.shape[1]]
+    ended_before = torch.cumsum((generated == eos_token_id).int(), dim=1) - (generated == eos_token_id).int()
+    return (step_log_probs * (ended_before == 0)).sum(dim=1)
+
+
+def target_log_prob(model, encoder_outputs, attention_mask: torch.Tensor, target_ids: list[int]) -> torch.Tensor:
+    """log P(target | input) for every input of a batch, teacher-forced, reusing the encoder's output."""
+    labels = torch.tensor([target_ids], device=attention_mask.device).repeat(attention_mask.shape[0], 1)
+    logits = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask, labels=labels).logits
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    return log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+
+
+def generate_batch(model, tokenizer, input_ids: list[list[int]], settings: PredictSettings, na_ids: list[int], device):
+    """Generate answers with their scores for one batch (see `Generated`)."""
+    features = tokenizer.pad({"input_ids": input_ids}, return_tensors="pt").to(device)
+    encoder_outputs = model.get_encoder()(**features, return_dict=True)
+    greedy = settings.num_beams == 1
+    recorder = StepLogProbs()
+    # Greedy decoding reuses the encoder's output; beam search encodes again (it expands the inputs per beam).
+    reused = {"encoder_outputs": encoder_outputs} if greedy else {}
+    out = model.generate(
+        **features,
+        **reused,
+        max_new_tokens=settings.max_new_tokens,
+        num_beams=settings.num_beams,
+        do_sample=False,
+        logits_processor=LogitsProcessorList([recorder]) if greedy else None,
+        return_dict_in_generate=True,
+        output_scores=not greedy,
+    )
+    if greedy:
+        scores = sequence_scores(out.sequences, torch.stack(recorder.steps, dim=1), tokenizer.eos_token_id)
+    else:  # beam search: the log-probabilities of the kept beam's tokens
+        transitions = model.compute_transition_scores(out.sequences, out.scores, out.beam_indices)
+        scores = transitions.float().sum(dim=1)
+    na = target_log_prob(model, encoder_outputs, features["attention_mask"], na_ids)
+    texts = tokenizer.batch_decode(out.sequences, skip_special_tokens=True)
+    return [Generated(t, float(s), float(n)) for t, s, n in zip(texts, scores.tolist(), na.tolist())]
 
 
 def _is_token_ids(ids) -> bool:
@@ -110,7 +212,6 @@ def predict(
     state = PartialState(cpu=not torch.cuda.is_available())
     check_destination(output)
     validation = load_validation(tokenized_dir, split)
-    n_examples = len(validation["id"])
     tokenizer, model = load_model(model_dir)
     largest = max(max(ids) for ids in validation["input_ids"])
     if largest >= model.config.vocab_size:
@@ -124,42 +225,53 @@ def predict(
         torch.backends.cuda.matmul.allow_tf32 = True
 
     input_ids = validation["input_ids"]
+    na_ids = tokenizer(text_target=unanswerable)["input_ids"]
     batches = length_sorted_batches([len(x) for x in input_ids], settings.batch_size)
     mine = batches[state.process_index :: state.num_processes]
-    results: list[tuple[int, str]] = []
+    results: list[tuple[int, Generated]] = []
     shown = state.is_local_main_process
     ticker = Ticker(log, "predict batches", len(mine), unit="batches") if shown and not on_terminal() else None
     if ticker:
         ticker.update(0)
     bar = tqdm(mine, desc=f"predict[{state.process_index}]", disable=not shown or ticker is not None)
     for done, batch in enumerate(bar, 1):
-        features = tokenizer.pad({"input_ids": [input_ids[i] for i in batch]}, return_tensors="pt")
         with torch.inference_mode():
-            generated = model.generate(
-                **features.to(state.device),
-                max_new_tokens=settings.max_new_tokens,
-                num_beams=settings.num_beams,
-                do_sample=False,
-            )
-        texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
-        results.extend(zip(batch, texts))
+            generated = generate_batch(model, tokenizer, [input_ids[i] for i in batch], settings, na_ids, state.device)
+        results.extend(zip(batch, generated))
         if ticker:
             ticker.update(done)
 
     everything = gather_object(results) if state.num_processes > 1 else results
     if state.is_main_process:
-        by_index = dict(everything)
-        if len(by_index) != n_examples:
-            raise RuntimeError(f"gathered {len(by_index)} predictions for {n_examples} examples")
-        ids, sources = validation["id"], validation["source"]
+        by_row = dict(everything)
+        if len(by_row) != len(input_ids):
+            raise RuntimeError(f"gathered {len(by_row)} answers for {len(input_ids)} model inputs")
+        questions = group_windows(validation)
         with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as out:
-            for i in range(n_examples):
+            for (source, id_), rows in questions.items():
+                answer = choose_answer([by_row[r] for r in rows], unanswerable, settings.na_threshold)
                 row = {
-                    "id": ids[i],
-                    "source": sources[i],
-                    "prediction": prediction_to_answer(by_index[i], unanswerable),
-                    "generated": by_index[i],
+                    "id": id_,
+                    "source": source,
+                    "prediction": answer.prediction,
+                    "generated": answer.generated,
+                    "score": round(answer.score, 6),
+                    "na_prob": float(f"{answer.na_prob:.6g}"),
                 }
+                if len(rows) > 1:
+                    row |= {"window": answer.window, "windows": len(rows)}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        log.info("wrote %d predictions to %s", n_examples, output)
+        log.info("wrote %d predictions (%d model inputs) to %s", len(questions), len(input_ids), output)
     state.wait_for_everyone()
+
+
+def group_windows(validation: dict[str, list]) -> dict[tuple[str, str], list[int]]:
+    """(source, id) -> its rows in window order, questions in the split's order."""
+    questions: dict[tuple[str, str], list[int]] = {}
+    for row, key in enumerate(zip(validation["source"], validation["id"])):
+        questions.setdefault(key, []).append(row)
+    for key, rows in questions.items():
+        windows = [validation["window"][r] for r in rows]
+        if windows != list(range(len(rows))):
+            raise InputError(f"question {key[1]!r} ({key[0]}): its windows are {windows}, not 0..{len(rows) - 1}")
+    return questions

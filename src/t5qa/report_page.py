@@ -30,7 +30,7 @@ SCORE_KEYS = (
     "rougeL_f1",
 )
 LENGTH_KEYS = ("mean", "p50", "p90", "p95", "p99", "max")
-TRUNCATION_KEYS = ("inputs_truncated", "targets_truncated", "answers_cut_off_by_input_truncation")
+TRUNCATION_KEYS = ("model_inputs", "inputs_truncated", "targets_truncated", "answers_past_cut", "answers_unseen")
 SPLIT_KEYS = ("rows", "rows_per_source", "source_length", "target_length", *TRUNCATION_KEYS)
 NORMALIZE_KEYS = ("rows_read", "rows_written", "dropped", "kept")
 MISSING = "–"

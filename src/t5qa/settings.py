@@ -195,6 +195,9 @@ class TokenizeSettings(StepSettings):
     max_source_length: int = setting("tokenize.max_source_length")
     max_target_length: int = setting("tokenize.max_target_length")
     text_columns: str = setting("tokenize.text_columns")
+    long_inputs: str = setting("tokenize.long_inputs")
+    stride: int = setting("tokenize.stride")
+    unanswerable_window_share: float = setting("tokenize.unanswerable_window_share")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,3 +230,4 @@ class PredictSettings(StepSettings):
     num_beams: int = setting("predict.num_beams")
     max_new_tokens: int | str = setting("predict.max_new_tokens")
     precision: str = setting("predict.precision")
+    na_threshold: float | None = setting("predict.na_threshold")

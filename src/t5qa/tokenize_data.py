@@ -17,7 +17,8 @@ from t5qa.text import gold_answers
 
 log = logging.getLogger("t5qa.tokenize_data")
 # What the Arrow folder keeps for training, validation during training and prediction.
-TOKENIZED_COLUMNS = ["id", "source", "answers", "input_ids", "attention_mask", "labels", "length"]
+# A question too long for one input has several rows (windows), numbered by `window`; `primary` marks one per question.
+TOKENIZED_COLUMNS = ["id", "source", "answers", "window", "primary", "input_ids", "attention_mask", "labels", "length"]
 
 
 def text_columns(settings: TokenizeSettings) -> list[str]:
@@ -48,20 +49,25 @@ def tokenize_dataset(
     Returns the stats."""
     for warning in check_template(settings.template):
         log.warning(warning)
-    tokenize = make_tokenize_fn(tokenizer, settings)
+    if settings.long_inputs == "windows" and settings.stride >= settings.max_source_length:
+        raise InputError(
+            f"--settings: stride {settings.stride} must be smaller than max_source_length {settings.max_source_length} "
+            "(windows share `stride` tokens and still hold the question)"
+        )
     splits, stats = {}, {}
     for split, split_tables in tables.items():
         raw = load_split(split_tables, text_columns(settings))
         # Every gold answer, as the metrics step scores them: validation during training scores the same way.
         golds = [gold_answers(a, p) for a, p in zip(raw["answer"], raw["answer_processed"])]
         raw = raw.add_column("answers", golds, feature=datasets.List(datasets.Value("string")))
-        keep = ["id", "source", "answers"]
+        # Training keeps the windows worth learning from; validation and test keep all (prediction reads them all).
+        tokenize = make_tokenize_fn(tokenizer, settings, all_windows=split != "train")
         encoded = raw.map(
             tokenize,
             batched=True,
             batch_size=1000,
             num_proc=num_proc if num_proc > 1 else None,
-            remove_columns=[c for c in raw.column_names if c not in keep],
+            remove_columns=raw.column_names,
             desc=f"tokenize {split}",
         )
         stats[split] = split_stats(encoded)
@@ -73,22 +79,28 @@ def tokenize_dataset(
 
 
 def split_stats(encoded: datasets.Dataset) -> dict:
+    """Counts per question (its primary row carries the question's diagnostics), and the number of rows."""
     table = encoded.select_columns(
         [
+            "primary",
             "source",
             "source_length",
             "target_length",
             "input_truncated",
             "target_truncated",
             "answer_truncated",
+            "answer_past_cut",
         ]
     ).to_pandas()
+    questions = table[table["primary"]]
     return {
-        "rows": len(table),
-        "rows_per_source": {k: int(v) for k, v in table["source"].value_counts(sort=False).items()},
-        "source_length": length_stats(table["source_length"]),
+        "rows": len(questions),
+        "rows_per_source": {k: int(v) for k, v in questions["source"].value_counts(sort=False).items()},
+        "model_inputs": len(table),
+        "source_length": length_stats(questions["source_length"]),
         "target_length": length_stats(table["target_length"]),
-        "inputs_truncated": int(table["input_truncated"].sum()),
+        "inputs_truncated": int(questions["input_truncated"].sum()),
         "targets_truncated": int(table["target_truncated"].sum()),
-        "answers_cut_off_by_input_truncation": int(table["answer_truncated"].sum()),
+        "answers_past_cut": int(questions["answer_past_cut"].sum()),
+        "answers_unseen": int(questions["answer_truncated"].sum()),
     }

@@ -384,9 +384,12 @@ class EvalSet:
 
 def load_eval_set(splits: datasets.DatasetDict, tokenized_dir: Path, size: int, seed: int) -> EvalSet:
     """A fixed sample of `size` validation questions, drawn with the training seed: every evaluation of a run,
-    and of a resumed run, scores the same questions."""
-    require_columns(splits, "validation", [*EVAL_COLUMNS, "answers"], tokenized_dir)
+    and of a resumed run, scores the same questions. A question split into windows is scored on its primary
+    window (the one holding the answer): a quick view of learning; the predict step weighs all windows."""
+    require_columns(splits, "validation", [*EVAL_COLUMNS, "answers", "primary"], tokenized_dir)
     validation = splits["validation"]
+    if not all(validation["primary"]):
+        validation = validation.filter(lambda primary: primary, input_columns="primary", keep_in_memory=True)
     chosen = range(len(validation))
     if len(validation) > size:
         chosen = sorted(random.Random(seed).sample(chosen, size))

@@ -1,5 +1,9 @@
 """Score predictions with the official SQuAD v2.0 EM/F1 (plus ROUGE-L and a per-source breakdown).
 
+When every prediction carries an 'na_prob' (the model's probability of no answer), the official tuned-threshold
+keys best_exact, best_exact_thresh, best_f1, best_f1_thresh are added. 'causalqa_measures' holds EM/F1/ROUGE-L as
+the Webis-CausalQA-22 paper's measures.py computes them (see t5qa.causalqa_measures).
+
 Example:
   python workflow/scripts/metrics.py --predictions P.jsonl --references R.parquet --output M.json
 References are normalised tables; name them SOURCE=PATH when the predictions span several sources (unnamed, each is
@@ -20,7 +24,11 @@ log = logging.getLogger("t5qa.metrics")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--predictions", required=True, help="JSONL with 'id' and 'prediction' (and 'source')")
+    parser.add_argument(
+        "--predictions",
+        required=True,
+        help="JSONL with 'id' and 'prediction' (and 'source', 'na_prob', 'score')",
+    )
     parser.add_argument("--references", nargs="+", required=True, help="[SOURCE=]normalised validation table")
     parser.add_argument(
         "--train-references",
