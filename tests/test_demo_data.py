@@ -1,12 +1,13 @@
 import pandas as pd
 
-from t5qa.demo_data import render_demo_files
+from t5qa.demo_data import LONG_SUBJECTS, render_demo_files, render_long_demo_files
 from t5qa.normalize import normalize_file
 from t5qa.settings import NormalizeSettings
 
 from .conftest import REPO
 
 DEMO = REPO / "resources" / "demo"
+DEMO_LONG = REPO / "resources" / "demo_long"
 
 
 def settings(fmt: str) -> NormalizeSettings:
@@ -33,3 +34,19 @@ def test_demo_is_large_enough_and_mixes_answerable_and_unanswerable():
     # Extractive: every gold is a span of its context.
     assert all(a.split("\t")[0] in c for a, c in zip(answerable["answer"], answerable["context"]))
     assert not set(train["id"]) & set(validation["id"])
+
+
+def test_committed_long_demo_files_are_what_the_generator_writes_and_answers_lie_anywhere():
+    for name, text in render_long_demo_files().items():
+        assert (DEMO_LONG / name).read_text(encoding="utf-8") == text, f"{name}: run workflow/scripts/make_demo_data.py"
+    table = normalize_file(DEMO_LONG / "squad_validation.json", settings("squad_v2_json"))[0]
+    answerable = table[table["answer"] != ""]
+    assert 0.2 < 1 - len(answerable) / len(table) < 0.5
+    # Answers in every part of the long contexts, not only near the start.
+    positions = [c.find(a) / len(c) for a, c in zip(answerable["answer"], answerable["context"])]
+    assert min(positions) >= 0 and sum(p > 0.5 for p in positions) > len(positions) / 4
+    assert min(map(len, table["context"])) > 4 * max(map(len, table["question"]))
+    for question, context in zip(table["question"], table["context"]):
+        # Each subject is named once in a context: the question has one answer.
+        subject = next(s for s in LONG_SUBJECTS if s.lower() in question.lower())
+        assert context.lower().count(subject.lower()) <= 1

@@ -92,3 +92,47 @@ def test_generation_scores_are_the_generated_answers_log_probabilities(tiny, num
             generated = generated[: generated.index(tokenizer.eos_token_id) + 1]
         assert result.score == pytest.approx(teacher_forced(model, tokenizer, ids, generated), abs=1e-4)
         assert result.na_log_prob == pytest.approx(teacher_forced(model, tokenizer, ids, na_ids), abs=1e-4)
+
+
+def test_a_question_split_into_windows_gets_one_prediction_with_its_scores(tiny, tmp_path):
+    """Tokenize (windows) -> predict -> metrics, on a long and a short question."""
+    import json
+
+    import pandas as pd
+
+    from t5qa.metrics import evaluate
+    from t5qa.predict import predict
+    from t5qa.settings import TokenizeSettings
+    from t5qa.tokenize_data import tokenize_dataset
+
+    tokenizer, model = tiny
+    model_dir = tmp_path / "model"
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    long_context = " ".join(f"The {w} was quiet in the {t}." for t in ("morning", "night") for w in ("river", "mill"))
+    table = pd.DataFrame(
+        {
+            "id": ["long", "short"],
+            "question": ["Why did the mill close?", "Why?"],
+            "question_processed": ["why did the mill close?", "why?"],
+            "context": [long_context * 3, "The mill closed."],
+            "context_processed": [long_context.lower() * 3, "the mill closed."],
+            "answer": ["quiet in the night", ""],
+            "answer_processed": ["quiet in the night", ""],
+        }
+    )
+    path = tmp_path / "table.parquet"
+    table.to_parquet(path)
+    settings = TokenizeSettings.from_dict({"max_source_length": 40, "stride": 8})
+    stats = tokenize_dataset(
+        {"train": [("s", path)], "validation": [("s", path)]}, tokenizer, settings, tmp_path / "tok"
+    )
+    assert stats["validation"]["rows"] == 2 and stats["validation"]["model_inputs"] > 3
+    output = tmp_path / "predictions.jsonl"
+    predict(model_dir, tmp_path / "tok", output, PredictSettings.from_dict({"max_new_tokens": 4}), NA)
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["long", "short"]
+    assert rows[0]["windows"] == stats["validation"]["model_inputs"] - 1 and "windows" not in rows[1]
+    assert all(r["score"] <= 0 and 0 <= r["na_prob"] <= 1 for r in rows)
+    metrics = evaluate(output, [("s", path)])
+    assert metrics["total"] == 2 and {"best_f1", "best_f1_thresh"} <= metrics.keys()

@@ -263,7 +263,7 @@ TOWNS = ["Ashford", "Brookton", "Carlow", "Dunmore", "Elmwood", "Fairview", "Gle
 LONG_SUBJECTS = [f"the {town} {subject.removeprefix('the ')}" for town in TOWNS for subject in SUBJECTS]
 
 
-def generate_long(seed: int, n_examples: int, prefix: str, parts: tuple[int, int] = (8, 14)) -> list[list[Example]]:
+def generate_long(seed: int, n_examples: int, prefix: str, parts: tuple[int, int] = (6, 10)) -> list[list[Example]]:
     """Paragraphs of two questions about one long context made of `parts` short ones; about a third unanswerable
     (an event stated without a cause, or a subject the context never names)."""
     rng = random.Random(seed)
