@@ -1,15 +1,27 @@
-"""Throughput benchmark: the pipeline's train/predict/tokenize steps against the reference set-ups.
+"""Throughput benchmark over several length distributions: the pipeline's train and predict steps (and, on the
+SQuAD sample, tokenize) against the reference set-ups, on this machine, in one command.
 
   python benchmarks/run.py [--squad ../shared/data/squad2-dev-sample.json] [--out benchmarks/out]
 
-Everything runs on this machine, with one model, one data set and (but for the CausalQA reference's own batch
-size of 2) one batch size, each measurement in a fresh process so peak memory is its own. Baselines:
-  train (a)   like HF run_seq2seq_qa.py defaults: pad every input to 384 (answers to 30), no length grouping
-  train (b)   the CausalQA reference: pad every input to 2,048, batch size 2
-  predict (a) pad to 384, batches in dataset order
-  predict (b) one example at a time, input padded to 2,048, max_length=500
-The model is a scratch T5 (random init + sentencepiece on the benchmark text, briefly trained so that it
-stops generating like a fine-tuned model does): no hub download is needed. Writes results.json and results.md.
+Distributions (each with its own scratch tokenizer and model, tokenized with the same settings: max_source_length
+512, windows beyond it):
+  squad_sample  the SQuAD 2.0 sample in ../shared/data/ (a hash holdout of 25 % is the validation split)
+  demo          resources/demo: short contexts, the SQuAD JSON and the CausalQA CSV sources together
+  demo_long     resources/demo_long: contexts 2-4 times 96 scratch tokens (here about 160-420 tokens)
+Set-ups, all with one batch of 16 examples of 384 padded tokens (6,144) as their unit of work:
+  train pipeline    QATrainer as the train step runs it, batch_tokens 6,144 (length-bucketed batches, dynamic
+                    padding to a multiple of 8); the share of step time in forward+backward is measured
+  train (a)         like HF run_seq2seq_qa.py defaults: every input padded (and cut) to 384, answers to 30, batch 16,
+                    no length grouping
+  train (b)         the CausalQA reference: every input padded to 2,048, batch size 2
+  predict pipeline  t5qa.predict.generate_batch (greedy, with the answer's score and the no-answer probability)
+                    over token-budget batches of length-sorted inputs (batch_tokens, below), max_new_tokens auto
+  predict (a)       pad (and cut) to 384, batches of 16 in dataset order, max_length 30
+  predict (b)       one example at a time, input padded to 2,048, max_length=500 (the first 48 questions)
+Prediction throughput counts questions (a question over several windows counts once) and the non-pad input tokens
+each set-up feeds the model; identical greedy predictions are checked on the inputs every set-up sees whole (one
+window, at most 384 tokens for (a)). Each measurement runs in a fresh process (its own peak memory). Writes
+results.json and results.md.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import resource
 import subprocess
@@ -41,13 +54,43 @@ TOKENIZE = {
     "max_source_length": 512,
     "max_target_length": 32,
 }
+BATCH = 16  # the references' batch size; (a) pads it to 384 tokens
+# The pipeline's budgets, chosen for this CPU: per token, batches of about 2,048 padded tokens run faster here than
+# larger ones (on the long inputs, 1.9x against 1.6x for 6,144 in training, one thread). Each distribution also
+# measures the pipeline at EQUAL_TOKENS, the padded tokens of one (a) batch, so the gain of padding alone shows.
+TRAIN_TOKENS = 2048
+PREDICT_TOKENS = 2048
+EQUAL_TOKENS = BATCH * 384
+DEMO = REPO / "resources" / "demo"
+DEMO_LONG = REPO / "resources" / "demo_long"
+
+
+def distributions(squad: Path) -> dict[str, dict]:
+    """name -> {split: [(source, file, format)]} (holdout: the validation split is carved out of train)."""
+    return {
+        "squad_sample": {"train": [("squad", squad, "squad_v2_json")], "holdout": 0.25},
+        "demo": {
+            "train": [
+                ("demo_squad", DEMO / "squad_train.json", "squad_v2_json"),
+                ("demo_causalqa", DEMO / "causalqa_train.csv", "causalqa_csv"),
+            ],
+            "validation": [
+                ("demo_squad", DEMO / "squad_validation.json", "squad_v2_json"),
+                ("demo_causalqa", DEMO / "causalqa_validation.csv", "causalqa_csv"),
+            ],
+        },
+        "demo_long": {
+            "train": [("demo_long_squad", DEMO_LONG / "squad_train.json", "squad_v2_json")],
+            "validation": [("demo_long_squad", DEMO_LONG / "squad_validation.json", "squad_v2_json")],
+        },
+    }
 
 
 # ----------------------------------------------------------------------------- set-up (main process)
 
 
-def prepare(squad: Path, work: Path) -> dict:
-    """Normalise the SQuAD sample, train a tokenizer, build and briefly train a model, tokenize."""
+def prepare(spec: dict, work: Path, validation_limit: int, finetune_steps: int = 40) -> dict:
+    """Normalise, train a tokenizer, build and briefly train a model, tokenize."""
     from transformers import AutoTokenizer
 
     from t5qa.normalize import holdout_mask, normalize_file
@@ -56,28 +99,44 @@ def prepare(squad: Path, work: Path) -> dict:
     from t5qa.tokenize_data import tokenize_dataset
     from t5qa.train import train
 
-    table, _ = normalize_file(squad, NormalizeSettings.from_dict({"format": "squad_v2_json"}))
-    held_out = holdout_mask(table["id"], 0.25)
     (work / "norm").mkdir(parents=True, exist_ok=True)
-    table[~held_out].to_parquet(work / "norm" / "train.parquet")
-    table[held_out].to_parquet(work / "norm" / "validation.parquet")
-    texts = table["question"].tolist() + table["context"].tolist() + table["answer"].tolist() + ["unanswerable"]
+    tables: dict[str, list] = {"train": [], "validation": []}
+    texts = ["unanswerable"]
+    for split in ("train", "validation"):
+        for source, path, fmt in spec.get(split, []):
+            table, _ = normalize_file(path, NormalizeSettings.from_dict({"format": fmt}))
+            parts = {split: table}
+            if "holdout" in spec:
+                held_out = holdout_mask(table["id"], spec["holdout"])
+                parts = {"train": table[~held_out], "validation": table[held_out]}
+            for part, rows in parts.items():
+                tables[part].append((source, rows))
+                texts += rows["question"].tolist() + rows["context"].tolist() + rows["answer"].tolist()
+    # A subset of the validation questions (every k-th of each source), so the whole run stays short.
+    total = sum(len(rows) for _, rows in tables["validation"])
+    step = max(1, -(-total // validation_limit))
+    tables["validation"] = [(source, rows.iloc[::step]) for source, rows in tables["validation"]]
+    paths: dict[str, list] = {}
+    for split, parts in tables.items():
+        for source, rows in parts:
+            path = work / "norm" / f"{split}-{source}.parquet"
+            rows.to_parquet(path)
+            paths.setdefault(split, []).append((source, path))
     tokenizer = train_tokenizer(texts, vocab_size=8000, seed=0)
     tokenizer.save_pretrained(work / "tokenizer")
     build_model(tokenizer, ARCHITECTURE, seed=0).save_pretrained(work / "init")
     tokenizer.save_pretrained(work / "init")
-    tables = {s: [("squad", work / "norm" / f"{s}.parquet")] for s in ("train", "validation")}
     tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
     tokenize_settings = TokenizeSettings.from_dict(TOKENIZE)
-    stats = tokenize_dataset(tables, tokenizer, tokenize_settings, work / "tokenized")
+    stats = tokenize_dataset(paths, tokenizer, tokenize_settings, work / "tokenized")
     (work / "tokenize_stats.json").write_text(json.dumps({**stats, "settings": tokenize_settings.as_dict()}))
     # A short fine-tune, so that generation stops at the end token as it does for a trained model.
     settings = TrainSettings.from_dict(
         {
             "learning_rate": 3e-3,
             "epochs": 1,
-            "max_steps": 120,
-            "batch_size": 16,
+            "max_steps": finetune_steps,
+            "batch_size": BATCH,
             "seed": 0,
             "save_steps": 10_000,
             "logging_steps": 40,
@@ -88,10 +147,13 @@ def prepare(squad: Path, work: Path) -> dict:
     )
     stats_file = work / "tokenize_stats.json"
     train(settings, work / "tokenized", stats_file, str(work / "init"), work / "model", work / "checkpoints")
+    lengths = stats["validation"]["source_length"]
     return {
-        "rows": len(table),
-        "train_rows": int((~held_out).sum()),
-        "validation_rows": int(held_out.sum()),
+        "train_rows": sum(len(rows) for _, rows in tables["train"]),
+        "validation_questions": sum(len(rows) for _, rows in tables["validation"]),
+        "validation_of": total,
+        "source_length": {k: lengths[k] for k in ("mean", "max") if k in lengths},
+        "train_source_length": {k: stats["train"]["source_length"][k] for k in ("mean", "max")},
     }
 
 
@@ -106,65 +168,125 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_training(work: str, strategy: str, batch_size: int, steps: int, warmup: int) -> dict:
-    """Time `steps` optimizer steps (after `warmup`) of one batching strategy; count the non-pad tokens."""
+def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, warmup: int) -> dict:
+    """`steps` optimizer steps (after `warmup`) of the train step's own QATrainer, set up as train() sets it up;
+    the time inside training_step (forward + backward) against the whole step (data, collation, optimizer,
+    scheduler, gradient clipping, callbacks, logging)."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq, TrainerCallback
+
+    from t5qa.predict import load_model
+    from t5qa.settings import TrainSettings
+    from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
+
+    work = Path(work)
+    settings = TrainSettings.from_dict(
+        {
+            "learning_rate": 1e-4,
+            "max_steps": warmup + steps,
+            "batch_size": BATCH,
+            "batch_tokens": batch_tokens,
+            "seed": 0,
+            "save_steps": 100_000,
+            "logging_steps": 100_000,
+            "eval_steps": 0,
+        }
+    )
+    train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
+    tokenizer, model = load_model(work / "model")
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
+    args = training_arguments(settings, work / "bench-checkpoints", 33)
+    timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}
+
+    class Timed(QATrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            started = time.perf_counter()
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            if self.state.global_step >= warmup:
+                timing["model"] += time.perf_counter() - started
+                timing["examples"] += inputs["input_ids"].shape[0]
+                timing["tokens"] += int(inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum())
+            return loss
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            timing["step_ends"].append(time.perf_counter())
+
+    trainer = Timed(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        data_collator=collator,
+        processing_class=tokenizer,
+        batch_tokens=batch_tokens,
+        callbacks=[StepClock()],
+    )
+    torch.manual_seed(0)
+    trainer.train()
+    ends = timing["step_ends"]
+    seconds = ends[-1] - ends[warmup - 1]
+    return {
+        "examples_per_s": timing["examples"] / seconds,
+        "tokens_per_s": timing["tokens"] / seconds,
+        "steps": steps,
+        "batch": f"{batch_tokens} tokens" if batch_tokens else f"{BATCH} examples",
+        "examples_per_step": timing["examples"] / steps,
+        "seconds": seconds,
+        "forward_backward_share": timing["model"] / seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def measure_reference_training(work: str, strategy: str, batch_size: int, steps: int, warmup: int) -> dict:
+    """A plain loop over one reference set-up: random order, fixed padding; `steps` steps after `warmup`."""
     import datasets
     import torch
     from torch.utils.data import DataLoader, RandomSampler
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq
-    from transformers.trainer_pt_utils import LengthGroupedSampler
 
     torch.manual_seed(0)
     work = Path(work)
     data = datasets.load_from_disk(str(work / "tokenized"))["train"].select_columns(
-        ["input_ids", "attention_mask", "labels", "length"]
+        ["input_ids", "attention_mask", "labels"]
     )
     tokenizer = AutoTokenizer.from_pretrained(work / "model")
     model = AutoModelForSeq2SeqLM.from_pretrained(work / "model").train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    if strategy == "pipeline":
-        collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, pad_to_multiple_of=8)
-        sampler = LengthGroupedSampler(
-            batch_size, dataset=data, lengths=data["length"], generator=torch.Generator().manual_seed(0)
-        )
-        max_source, max_target = None, None
-    else:
-        max_source, max_target = (384, 30) if strategy == "seq2seq_qa_384" else (2048, 500)
-        collator = DataCollatorForSeq2Seq(
-            tokenizer, label_pad_token_id=-100, padding="max_length", max_length=max_source
-        )
-        sampler = RandomSampler(data, generator=torch.Generator().manual_seed(0))
-    data = data.remove_columns(["length"])
+    max_source, max_target = (384, 30) if strategy == "seq2seq_qa_384" else (2048, 500)
+    collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding="max_length", max_length=max_source)
+    sampler = RandomSampler(data, generator=torch.Generator().manual_seed(0))
 
-    def collate(features):
-        if max_source:  # the references truncate (and pad) inputs and targets to fixed lengths
-            features = [
-                {
-                    "input_ids": f["input_ids"][:max_source],
-                    "attention_mask": f["attention_mask"][:max_source],
-                    "labels": f["labels"][:max_target],
-                }
-                for f in features
-            ]
-            batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in features])
-            labels = torch.full((len(features), max_target), -100)
-            for row, f in enumerate(features):
-                labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
-            batch["labels"] = labels
-            return batch
-        return collator(features)
+    def collate(features):  # the references truncate (and pad) inputs and targets to fixed lengths
+        features = [
+            {
+                "input_ids": f["input_ids"][:max_source],
+                "attention_mask": f["attention_mask"][:max_source],
+                "labels": f["labels"][:max_target],
+            }
+            for f in features
+        ]
+        batch = collator([{k: v for k, v in f.items() if k != "labels"} for f in features])
+        labels = torch.full((len(features), max_target), -100)
+        for row, f in enumerate(features):
+            labels[row, : len(f["labels"])] = torch.tensor(f["labels"])
+        batch["labels"] = labels
+        return batch
 
     loader = DataLoader(data, batch_size=batch_size, sampler=sampler, collate_fn=collate)
     examples = tokens = 0
+    in_model = 0.0
     started = None
     for step, batch in enumerate(loader):
         if step == warmup:
             started = time.perf_counter()
+        before = time.perf_counter()
         loss = model(**batch).loss
         loss.backward()
+        after = time.perf_counter()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step >= warmup:
+            in_model += after - before
             examples += batch["input_ids"].shape[0]
             tokens += int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())
         if step + 1 == warmup + steps:
@@ -174,56 +296,87 @@ def measure_training(work: str, strategy: str, batch_size: int, steps: int, warm
         "examples_per_s": examples / seconds,
         "tokens_per_s": tokens / seconds,
         "steps": steps,
-        "batch_size": batch_size,
+        "batch": f"{batch_size} examples",
+        "examples_per_step": examples / steps,
         "seconds": seconds,
+        "forward_backward_share": in_model / seconds,
         "peak_rss_mb": _peak_rss_mb(),
     }
 
 
-def measure_prediction(work: str, strategy: str, batch_size: int, limit: int | None) -> dict:
-    import datasets
+def measure_prediction(work: str, strategy: str, questions: int | None, budget: int = PREDICT_TOKENS) -> dict:
+    """Predict the first `questions` validation questions (all: None) with one set-up. Returns per-row generated
+    texts (for the identical-prediction check) and questions/s and non-pad input tokens/s."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa.predict import auto_max_new_tokens, length_sorted_batches
+    from t5qa.batching import token_budget_batches
+    from t5qa.predict import auto_max_new_tokens, choose_answer, generate_batch, group_windows, load_validation
+    from t5qa.settings import PredictSettings
 
     torch.manual_seed(0)
     work = Path(work)
-    validation = datasets.load_from_disk(str(work / "tokenized"))["validation"]
-    if limit:
-        validation = validation.select(range(min(limit, len(validation))))
-    inputs = validation["input_ids"]
+    validation = load_validation(work / "tokenized")
+    grouped = group_windows(validation)
+    keys = list(grouped)[:questions] if questions else list(grouped)
+    rows = [r for key in keys for r in grouped[key]]
+    inputs = [validation["input_ids"][r] for r in rows]
     tokenizer = AutoTokenizer.from_pretrained(work / "model")
     model = AutoModelForSeq2SeqLM.from_pretrained(work / "model").eval()
     stats = json.loads((work / "tokenize_stats.json").read_text())
-    if strategy == "pipeline":
-        batches = length_sorted_batches([len(x) for x in inputs], batch_size)
-        longest = stats["train"]["target_length"]["max"]
-        pad_to, generation = None, {"max_new_tokens": auto_max_new_tokens(longest, TOKENIZE["max_target_length"])}
-    elif strategy == "pad384_dataset_order":
-        batches = [list(range(i, min(i + batch_size, len(inputs)))) for i in range(0, len(inputs), batch_size)]
-        pad_to, generation = 384, {"max_length": 30}
-    else:  # the CausalQA reference: one at a time, padded to 2,048, max_length=500
-        batches = [[i] for i in range(len(inputs))]
-        pad_to, generation = 2048, {"max_length": 500}
-    predictions = {}
+    texts: dict[int, str] = {}
     started = time.perf_counter()
-    for batch in batches:
-        features = [{"input_ids": inputs[i][:pad_to] if pad_to else inputs[i]} for i in batch]
-        padded = tokenizer.pad(
-            features, padding="max_length" if pad_to else True, max_length=pad_to, return_tensors="pt"
+    if strategy == "pipeline":
+        longest = stats["train"]["target_length"]["max"]
+        settings = PredictSettings.from_dict(
+            {
+                "batch_tokens": budget,
+                "max_new_tokens": auto_max_new_tokens(longest, TOKENIZE["max_target_length"]),
+            }
         )
+        na_ids = tokenizer(text_target=TOKENIZE["unanswerable_target"])["input_ids"]
+        batches = token_budget_batches([len(x) for x in inputs], settings.batch_tokens)
+        generated = {}
         with torch.inference_mode():
-            out = model.generate(**padded, do_sample=False, num_beams=1, **generation)
-        for i, text in zip(batch, tokenizer.batch_decode(out, skip_special_tokens=True)):
-            predictions[i] = text
+            for batch in batches:
+                out = generate_batch(model, tokenizer, [inputs[i] for i in batch], settings, na_ids, "cpu")
+                generated.update(zip(batch, out))
+        position = {r: i for i, r in enumerate(rows)}
+        for key in keys:  # each question's answer over its windows, as the predict step chooses it
+            choose_answer([generated[position[r]] for r in grouped[key]], TOKENIZE["unanswerable_target"])
+        texts = {i: g.text for i, g in generated.items()}
+        pad_to = None
+        tokens = sum(len(x) for x in inputs)
+    else:
+        if strategy == "pad384_dataset_order":
+            batches = [list(range(i, min(i + BATCH, len(inputs)))) for i in range(0, len(inputs), BATCH)]
+            pad_to, generation = 384, {"max_length": 30}
+        else:  # the CausalQA reference: one at a time, padded to 2,048, max_length=500
+            batches = [[i] for i in range(len(inputs))]
+            pad_to, generation = 2048, {"max_length": 500}
+        for batch in batches:
+            features = [{"input_ids": inputs[i][:pad_to]} for i in batch]
+            padded = tokenizer.pad(features, padding="max_length", max_length=pad_to, return_tensors="pt")
+            with torch.inference_mode():
+                out = model.generate(**padded, do_sample=False, num_beams=1, **generation)
+            texts.update(zip(batch, tokenizer.batch_decode(out, skip_special_tokens=True)))
+        tokens = sum(min(len(x), pad_to) for x in inputs)
     seconds = time.perf_counter() - started
+    windows = {r: len(grouped[key]) for key in keys for r in grouped[key]}
+    generated_lengths = [len(ids) for ids in tokenizer(list(texts.values()))["input_ids"]]
     return {
-        "examples_per_s": len(inputs) / seconds,
-        "examples": len(inputs),
+        # What the model generates sets the decoding work: a briefly trained model answers in a few tokens.
+        "generated_tokens_mean": sum(generated_lengths) / len(generated_lengths),
+        "distinct_answers": len(set(texts.values())),
+        "examples_per_s": len(keys) / seconds,
+        "tokens_per_s": tokens / seconds,
+        "questions": len(keys),
+        "model_inputs": len(inputs),
         "seconds": seconds,
         "peak_rss_mb": _peak_rss_mb(),
-        "predictions": [predictions[i] for i in range(len(inputs))],
+        "texts": [texts[i] for i in range(len(inputs))],
+        # Inputs every set-up sees whole: one window, and within the reference's padding.
+        "whole": [windows[r] == 1 and (pad_to is None or len(x) <= pad_to) for r, x in zip(rows, inputs)],
     }
 
 
@@ -240,12 +393,14 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tables = {}
         for split in ("train", "validation"):
-            original = pd.read_parquet(work / "norm" / f"{split}.parquet")
-            # Each copy gets its own ids: tokenization refuses a table with an id twice.
-            copied = [original.assign(id=original["id"] + f"#{n}") for n in range(copies)]
-            table = pd.concat(copied, ignore_index=True)
-            table.to_parquet(Path(tmp) / f"{split}.parquet")
-            tables[split] = [("squad", Path(tmp) / f"{split}.parquet")]
+            for original_path in sorted((work / "norm").glob(f"{split}-*.parquet")):
+                original = pd.read_parquet(original_path)
+                # Each copy gets its own ids: tokenization refuses a table with an id twice.
+                copied = [original.assign(id=original["id"] + f"#{n}") for n in range(copies)]
+                table = pd.concat(copied, ignore_index=True)
+                table.to_parquet(Path(tmp) / original_path.name)
+                source = original_path.stem.split("-", 1)[1]
+                tables.setdefault(split, []).append((source, Path(tmp) / original_path.name))
         started = time.perf_counter()
         settings = TokenizeSettings.from_dict(TOKENIZE)
         stats = tokenize_dataset(tables, tokenizer, settings, Path(tmp) / "out", num_proc=num_proc)
@@ -262,8 +417,11 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
 
 def in_child(function, *args):
     """Run one measurement in a fresh process: its own timing and its own peak memory."""
+    started = time.perf_counter()
     with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(function, args)
+        result = pool.apply(function, args)
+    print(f"  {function.__name__}{args[1:]}: {time.perf_counter() - started:.0f} s", flush=True)
+    return result
 
 
 def snakemake_overhead() -> dict:
@@ -288,6 +446,71 @@ def snakemake_overhead() -> dict:
     return out
 
 
+# ----------------------------------------------------------------------------- one distribution
+
+
+def same(first: dict, second: dict) -> str:
+    """Identical generated texts over the inputs both set-ups see whole."""
+    pairs = [(p, q) for p, q, a, b in zip(first["texts"], second["texts"], first["whole"], second["whole"]) if a and b]
+    return f"{sum(p == q for p, q in pairs)}/{len(pairs)}"
+
+
+def run_distribution(name: str, spec: dict, args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix=f"t5qa-bench-{name}-"))
+    started = time.perf_counter()
+    data = prepare(spec, work, args.validation_questions, args.finetune_steps)
+    print(f"[{name}] work folder {work}", flush=True)
+    print(f"[{name}] prepared in {time.perf_counter() - started:.0f} s: {data}", flush=True)
+    w, steps = str(work), args.train_steps
+    train = {
+        "pipeline": in_child(measure_pipeline_training, w, TRAIN_TOKENS, steps, 2),
+        "pipeline_equal": in_child(measure_pipeline_training, w, EQUAL_TOKENS, steps, 2),
+        "seq2seq_qa_384": in_child(measure_reference_training, w, "seq2seq_qa_384", BATCH, steps, 2),
+        # Its steps cost the same whatever the data (everything is 2,048 tokens): fewer of them measure it as well.
+        "causalqa_2048_bs2": in_child(measure_reference_training, w, "causalqa_2048", 2, max(2, steps // 2), 1),
+    }
+    n = args.reference_predictions
+    predict = {
+        "pipeline": in_child(measure_prediction, w, "pipeline", None),
+        "pipeline_equal": in_child(measure_prediction, w, "pipeline", None, EQUAL_TOKENS),
+        "pad384_dataset_order": in_child(measure_prediction, w, "pad384_dataset_order", None),
+        "pipeline_first_n": in_child(measure_prediction, w, "pipeline", n),
+        "causalqa_bs1_2048_max500": in_child(measure_prediction, w, "causalqa", n),
+    }
+    predict["identical_predictions"] = {
+        "vs_pad384": same(predict["pipeline"], predict["pad384_dataset_order"]),
+        "equal_vs_pad384": same(predict["pipeline_equal"], predict["pad384_dataset_order"]),
+        "vs_bs1_2048": same(predict["pipeline_first_n"], predict["causalqa_bs1_2048_max500"]),
+    }
+    for row in predict.values():
+        row.pop("texts", None)
+        row.pop("whole", None)
+    result = {"data": data, "train": train, "predict": predict}
+    result["ratios"] = ratios(result)
+    result["seconds"] = time.perf_counter() - started
+    print(f"[{name}] measured in {result['seconds']:.0f} s: {json.dumps(result['ratios'])}", flush=True)
+    return result
+
+
+def ratios(r: dict) -> dict:
+    t, p = r["train"], r["predict"]
+    return {
+        "train_tokens_vs_a": t["pipeline"]["tokens_per_s"] / t["seq2seq_qa_384"]["tokens_per_s"],
+        "train_examples_vs_a": t["pipeline"]["examples_per_s"] / t["seq2seq_qa_384"]["examples_per_s"],
+        "train_tokens_vs_b": t["pipeline"]["tokens_per_s"] / t["causalqa_2048_bs2"]["tokens_per_s"],
+        "train_examples_vs_b": t["pipeline"]["examples_per_s"] / t["causalqa_2048_bs2"]["examples_per_s"],
+        "predict_vs_a": p["pipeline"]["examples_per_s"] / p["pad384_dataset_order"]["examples_per_s"],
+        "predict_tokens_vs_a": p["pipeline"]["tokens_per_s"] / p["pad384_dataset_order"]["tokens_per_s"],
+        "predict_vs_b": p["pipeline_first_n"]["examples_per_s"] / p["causalqa_bs1_2048_max500"]["examples_per_s"],
+        "predict_tokens_vs_b": p["pipeline_first_n"]["tokens_per_s"] / p["causalqa_bs1_2048_max500"]["tokens_per_s"],
+        "equal_train_tokens_vs_a": t["pipeline_equal"]["tokens_per_s"] / t["seq2seq_qa_384"]["tokens_per_s"],
+        "equal_predict_vs_a": p["pipeline_equal"]["examples_per_s"] / p["pad384_dataset_order"]["examples_per_s"],
+    }
+
+
+TARGETS = {"predict_vs_a": 3.0, "predict_vs_b": 20.0, "train_tokens_vs_a": 2.0}
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -296,22 +519,27 @@ def main() -> None:
     parser.add_argument(
         "--squad",
         default=str(REPO.parent / "shared" / "data" / "squad2-dev-sample.json"),
-        help="a SQuAD 2.0 file in the official format",
+        help="a SQuAD 2.0 file in the official format (the squad_sample distribution)",
     )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "out"))
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--distributions", nargs="+", help="a subset of the distributions (default: all)")
     parser.add_argument("--train-steps", type=int, default=8)
     parser.add_argument(
-        "--reference-predictions", type=int, default=48, help="examples for the one-at-a-time reference (it is slow)"
+        "--finetune-steps", type=int, default=40, help="the fine-tune before the measurements (batches of 16)"
     )
+    parser.add_argument("--validation-questions", type=int, default=200, help="at most this many per distribution")
+    parser.add_argument(
+        "--reference-predictions", type=int, default=48, help="questions for the one-at-a-time reference (it is slow)"
+    )
+    parser.add_argument("--no-extras", action="store_true", help="skip the tokenize and Snakemake measurements")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import torch
 
-    work = Path(tempfile.mkdtemp(prefix="t5qa-bench-"))
-    data = prepare(Path(args.squad), work)
-    b = args.batch_size
+    started = time.perf_counter()
+    specs = distributions(Path(args.squad))
+    chosen = args.distributions or list(specs)
     results = {
         "machine": {
             "platform": platform.platform(),
@@ -319,105 +547,181 @@ def main() -> None:
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.is_available(),
+            "load_average_at_start": os.getloadavg(),
         },
-        "data": {"file": args.squad, **data},
         "model": ARCHITECTURE,
-        "train": {
-            "pipeline": in_child(measure_training, str(work), "pipeline", b, args.train_steps, 2),
-            "seq2seq_qa_384": in_child(measure_training, str(work), "seq2seq_qa_384", b, args.train_steps, 2),
-            "causalqa_2048_bs2": in_child(measure_training, str(work), "causalqa_2048", 2, args.train_steps, 2),
+        "settings": {
+            "batch": BATCH,
+            "train_batch_tokens": TRAIN_TOKENS,
+            "predict_batch_tokens": PREDICT_TOKENS,
+            "equal_batch_tokens": EQUAL_TOKENS,
+            "train_steps": args.train_steps,
+            "finetune_steps": args.finetune_steps,
+            "reference_predictions": args.reference_predictions,
+            "tokenize": TOKENIZE,
         },
+        "squad_file": args.squad,
+        "distributions": {name: run_distribution(name, specs[name], args) for name in chosen},
     }
-    n = args.reference_predictions
-    predict = {
-        "pipeline": in_child(measure_prediction, str(work), "pipeline", b, None),
-        "pad384_dataset_order": in_child(measure_prediction, str(work), "pad384_dataset_order", b, None),
-        "pipeline_first_n": in_child(measure_prediction, str(work), "pipeline", b, n),
-        "causalqa_bs1_2048_max500": in_child(measure_prediction, str(work), "causalqa", 1, n),
+    if not args.no_extras:
+        work = Path(tempfile.mkdtemp(prefix="t5qa-bench-tokenize-"))
+        prepare_for_tokenize(specs["squad_sample"], work)
+        tokenize = {f"num_proc_{p}": in_child(measure_tokenization, str(work), p, 20) for p in (1, 2)}
+        tokenize["speedup_2_vs_1"] = tokenize["num_proc_2"]["examples_per_s"] / tokenize["num_proc_1"]["examples_per_s"]
+        results["tokenize"] = tokenize
+        results["snakemake"] = snakemake_overhead()
+    results["targets"] = {
+        name: {key: (round(r["ratios"][key], 2), r["ratios"][key] >= goal) for key, goal in TARGETS.items()}
+        for name, r in results["distributions"].items()
     }
-    same_a = sum(
-        p == q for p, q in zip(predict["pipeline"]["predictions"], predict["pad384_dataset_order"]["predictions"])
-    )
-    same_b = sum(
-        p == q
-        for p, q in zip(predict["pipeline_first_n"]["predictions"], predict["causalqa_bs1_2048_max500"]["predictions"])
-    )
-    for row in predict.values():
-        row.pop("predictions")
-    predict["identical_predictions"] = {
-        "vs_pad384": f"{same_a}/{predict['pipeline']['examples']}",
-        "vs_bs1_2048": f"{same_b}/{predict['pipeline_first_n']['examples']}",
-    }
-    results["predict"] = predict
-    results["tokenize"] = {f"num_proc_{p}": in_child(measure_tokenization, str(work), p, 20) for p in (1, 2)}
-    results["snakemake"] = snakemake_overhead()
-    train, pred = results["train"], results["predict"]
-    results["ratios"] = {
-        "train_tokens_vs_seq2seq_qa_384": train["pipeline"]["tokens_per_s"] / train["seq2seq_qa_384"]["tokens_per_s"],
-        "train_tokens_vs_causalqa_2048_bs2": train["pipeline"]["tokens_per_s"]
-        / train["causalqa_2048_bs2"]["tokens_per_s"],
-        "train_examples_vs_seq2seq_qa_384": train["pipeline"]["examples_per_s"]
-        / train["seq2seq_qa_384"]["examples_per_s"],
-        "train_examples_vs_causalqa_2048_bs2": train["pipeline"]["examples_per_s"]
-        / train["causalqa_2048_bs2"]["examples_per_s"],
-        "predict_vs_pad384_dataset_order": pred["pipeline"]["examples_per_s"]
-        / pred["pad384_dataset_order"]["examples_per_s"],
-        "predict_vs_bs1_2048_max500": pred["pipeline_first_n"]["examples_per_s"]
-        / pred["causalqa_bs1_2048_max500"]["examples_per_s"],
-        "tokenize_2_procs_vs_1": results["tokenize"]["num_proc_2"]["examples_per_s"]
-        / results["tokenize"]["num_proc_1"]["examples_per_s"],
-    }
+    results["seconds"] = time.perf_counter() - started
+    results["machine"]["load_average_at_end"] = os.getloadavg()
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown(results))
     print(markdown(results))
 
 
+def prepare_for_tokenize(spec: dict, work: Path) -> None:
+    """The normalised SQuAD sample and its tokenizer only (what the tokenize measurement reads)."""
+    from t5qa.normalize import holdout_mask, normalize_file
+    from t5qa.scratch_model import train_tokenizer
+    from t5qa.settings import NormalizeSettings
+
+    (work / "norm").mkdir(parents=True, exist_ok=True)
+    source, path, fmt = spec["train"][0]
+    table, _ = normalize_file(path, NormalizeSettings.from_dict({"format": fmt}))
+    held_out = holdout_mask(table["id"], spec["holdout"])
+    table[~held_out].to_parquet(work / "norm" / f"train-{source}.parquet")
+    table[held_out].to_parquet(work / "norm" / f"validation-{source}.parquet")
+    texts = table["question"].tolist() + table["context"].tolist() + table["answer"].tolist() + ["unanswerable"]
+    train_tokenizer(texts, vocab_size=8000, seed=0).save_pretrained(work / "tokenizer")
+
+
+def fmt_load(load) -> str:
+    return "/".join(f"{x:.1f}" for x in load)
+
+
 def markdown(r: dict) -> str:
-    t, p, k, ratio = r["train"], r["predict"], r["tokenize"], r["ratios"]
+    m = r["machine"]
+    s = r["settings"]
     lines = [
-        f"Machine: {r['machine']['platform']}, {r['machine']['cpus']} CPUs, torch {r['machine']['torch']}, "
-        f"CUDA {r['machine']['cuda']}. Data: {Path(r['data']['file']).name} ({r['data']['rows']} questions). "
-        f"Model: scratch T5 d_model {r['model']['d_model']}, {r['model']['num_layers']}+"
-        f"{r['model']['num_decoder_layers']} layers.",
+        f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"CUDA {m['cuda']}. Model: scratch T5 d_model {r['model']['d_model']}, {r['model']['num_layers']}+"
+        f"{r['model']['num_decoder_layers']} layers, a tokenizer and a {s['finetune_steps']}-step fine-tune per "
+        f"distribution. Load average (1/5/15 min) {fmt_load(m['load_average_at_start'])} at the start, "
+        f"{fmt_load(m['load_average_at_end'])} at the end (other work on the machine slows every set-up). "
+        f"Pipeline budgets: train batch_tokens {s['train_batch_tokens']}, predict batch_tokens "
+        f"{s['predict_batch_tokens']} (faster per token on this CPU than larger batches), and for comparison "
+        f"{s['equal_batch_tokens']}, the padded tokens of one (a) batch ({s['batch']} x 384). "
+        f"Train: {s['train_steps']} steps after 2 warm-up steps "
+        f"((b): {max(2, s['train_steps'] // 2)} after 1). "
+        f"Whole run {r['seconds'] / 60:.1f} min.",
         "",
-        "| step | set-up | examples/s | non-pad tokens/s | peak RSS MB | pipeline speed-up |",
-        "|---|---|---:|---:|---:|---:|",
-        f"| train | pipeline (dynamic padding, length-grouped, batch {t['pipeline']['batch_size']}) | "
-        f"{t['pipeline']['examples_per_s']:.1f} | {t['pipeline']['tokens_per_s']:.0f} | "
-        f"{t['pipeline']['peak_rss_mb']:.0f} | |",
-        f"| train | (a) pad to 384, no grouping, batch {t['seq2seq_qa_384']['batch_size']} | "
-        f"{t['seq2seq_qa_384']['examples_per_s']:.1f} | {t['seq2seq_qa_384']['tokens_per_s']:.0f} | "
-        f"{t['seq2seq_qa_384']['peak_rss_mb']:.0f} | {ratio['train_tokens_vs_seq2seq_qa_384']:.2f}x tokens/s, "
-        f"{ratio['train_examples_vs_seq2seq_qa_384']:.2f}x examples/s |",
-        f"| train | (b) pad to 2,048, batch 2 | {t['causalqa_2048_bs2']['examples_per_s']:.1f} | "
-        f"{t['causalqa_2048_bs2']['tokens_per_s']:.0f} | {t['causalqa_2048_bs2']['peak_rss_mb']:.0f} | "
-        f"{ratio['train_tokens_vs_causalqa_2048_bs2']:.2f}x tokens/s, "
-        f"{ratio['train_examples_vs_causalqa_2048_bs2']:.2f}x examples/s |",
-        "| predict | pipeline (length-sorted batches, max_new_tokens auto) | "
-        f"{p['pipeline']['examples_per_s']:.1f} | | "
-        f"{p['pipeline']['peak_rss_mb']:.0f} | |",
-        f"| predict | (a) pad to 384, dataset order | {p['pad384_dataset_order']['examples_per_s']:.1f} | | "
-        f"{p['pad384_dataset_order']['peak_rss_mb']:.0f} | {ratio['predict_vs_pad384_dataset_order']:.2f}x "
-        f"(identical predictions {p['identical_predictions']['vs_pad384']}) |",
-        f"| predict | (b) batch 1, pad to 2,048, max_length 500 (first {p['pipeline_first_n']['examples']}) | "
-        f"{p['causalqa_bs1_2048_max500']['examples_per_s']:.2f} | | "
-        f"{p['causalqa_bs1_2048_max500']['peak_rss_mb']:.0f} | {ratio['predict_vs_bs1_2048_max500']:.1f}x "
-        f"(identical predictions {p['identical_predictions']['vs_bs1_2048']}) |",
-        f"| tokenize | 1 process ({k['num_proc_1']['rows']} rows) | {k['num_proc_1']['examples_per_s']:.0f} | | "
-        f"{k['num_proc_1']['peak_rss_mb']:.0f} | |",
-        f"| tokenize | 2 processes | {k['num_proc_2']['examples_per_s']:.0f} | | "
-        f"{k['num_proc_2']['peak_rss_mb']:.0f} | "
-        f"{ratio['tokenize_2_procs_vs_1']:.2f}x vs 1 process |",
-        "",
-        f"Snakemake: `snakemake -n` over all {r['snakemake']['dry_run_targets']} real datasets "
-        f"{r['snakemake']['dry_run_full_config_s']:.2f} s"
-        + (
-            f"; no-op rerun of the built demo {r['snakemake']['noop_rerun_demo_s']:.2f} s."
-            if "noop_rerun_demo_s" in r["snakemake"]
-            else " (build the demo first to time a no-op rerun)."
-        ),
-        "",
+        "| data (validation questions; mean / max input tokens) | step | set-up | questions or examples/s | "
+        "non-pad tokens/s | peak RSS MB | pipeline speed-up | notes |",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
+    for name, d in r["distributions"].items():
+        data, t, p, x = d["data"], d["train"], d["predict"], d["ratios"]
+        length = data["source_length"]
+        label = (
+            f"{name} ({data['validation_questions']} of {data['validation_of']}; "
+            f"{length.get('mean', 0):.0f} / {length.get('max', 0)})"
+        )
+
+        def row(step, setup, m, speedup="", notes="", label=label):
+            return (
+                f"| {label} | {step} | {setup} | {m['examples_per_s']:.2f} | {m['tokens_per_s']:.0f} | "
+                f"{m['peak_rss_mb']:.0f} | {speedup} | {notes} |"
+            )
+
+        share = "forward+backward {:.0%} of step time"
+        lines += [
+            row(
+                "train",
+                f"pipeline (batch_tokens {s['train_batch_tokens']}, {t['pipeline']['examples_per_step']:.1f} "
+                "examples/step)",
+                t["pipeline"],
+                notes=share.format(t["pipeline"]["forward_backward_share"]),
+            ),
+            row(
+                "train",
+                f"pipeline at one (a) batch's tokens (batch_tokens {s['equal_batch_tokens']}, "
+                f"{t['pipeline_equal']['examples_per_step']:.1f} examples/step)",
+                t["pipeline_equal"],
+                f"{x['equal_train_tokens_vs_a']:.2f}x tokens/s vs (a)",
+                share.format(t["pipeline_equal"]["forward_backward_share"]),
+            ),
+            row(
+                "train",
+                "(a) pad to 384, no grouping, batch 16",
+                t["seq2seq_qa_384"],
+                f"**{x['train_tokens_vs_a']:.2f}x tokens/s**, {x['train_examples_vs_a']:.2f}x examples/s",
+                share.format(t["seq2seq_qa_384"]["forward_backward_share"]),
+            ),
+            row(
+                "train",
+                "(b) pad to 2,048, batch 2",
+                t["causalqa_2048_bs2"],
+                f"{x['train_tokens_vs_b']:.1f}x tokens/s, {x['train_examples_vs_b']:.1f}x examples/s",
+                share.format(t["causalqa_2048_bs2"]["forward_backward_share"]),
+            ),
+            row(
+                "predict",
+                f"pipeline (batch_tokens {s['predict_batch_tokens']}, length-sorted, max_new_tokens auto)",
+                p["pipeline"],
+                notes=f"{p['pipeline']['model_inputs']} model inputs; answers: "
+                f"{p['pipeline']['generated_tokens_mean']:.1f} tokens on average, {p['pipeline']['distinct_answers']} "
+                "distinct",
+            ),
+            row(
+                "predict",
+                f"pipeline at one (a) batch's tokens (batch_tokens {s['equal_batch_tokens']})",
+                p["pipeline_equal"],
+                f"{x['equal_predict_vs_a']:.2f}x vs (a)",
+                f"identical predictions to (a) {p['identical_predictions']['equal_vs_pad384']}",
+            ),
+            row(
+                "predict",
+                "(a) pad to 384, dataset order, batch 16",
+                p["pad384_dataset_order"],
+                f"**{x['predict_vs_a']:.2f}x** ({x['predict_tokens_vs_a']:.2f}x tokens/s)",
+                f"identical predictions {p['identical_predictions']['vs_pad384']}",
+            ),
+            row(
+                "predict",
+                f"(b) batch 1, pad to 2,048, max_length 500 (first {p['pipeline_first_n']['questions']})",
+                p["causalqa_bs1_2048_max500"],
+                f"**{x['predict_vs_b']:.1f}x** ({x['predict_tokens_vs_b']:.1f}x tokens/s)",
+                f"identical predictions {p['identical_predictions']['vs_bs1_2048']}",
+            ),
+        ]
+    lines += ["", "Targets (prediction >= 3x (a) and >= 20x (b) in questions/s, training >= 2x (a) in tokens/s):", ""]
+    lines += ["| data | predict vs (a) | predict vs (b) | train tokens/s vs (a) |", "|---|---:|---:|---:|"]
+    for name, targets in r["targets"].items():
+        cells = [f"{value:.2f}x {'met' if met else 'MISSED'}" for value, met in targets.values()]
+        lines.append(f"| {name} | {' | '.join(cells)} |")
+    if "tokenize" in r:
+        k = r["tokenize"]
+        lines += [
+            "",
+            f"Tokenize (SQuAD sample x 20, {k['num_proc_1']['rows']} rows): 1 process "
+            f"{k['num_proc_1']['examples_per_s']:.0f} rows/s ({k['num_proc_1']['peak_rss_mb']:.0f} MB), 2 processes "
+            f"{k['num_proc_2']['examples_per_s']:.0f} rows/s ({k['speedup_2_vs_1']:.2f}x).",
+        ]
+    if "snakemake" in r:
+        sm = r["snakemake"]
+        lines += [
+            "",
+            f"Snakemake: `snakemake -n` over all {sm['dry_run_targets']} real datasets "
+            f"{sm['dry_run_full_config_s']:.2f} s"
+            + (
+                f"; no-op rerun of the built demo {sm['noop_rerun_demo_s']:.2f} s."
+                if "noop_rerun_demo_s" in sm
+                else " (build the demo first to time a no-op rerun)."
+            ),
+        ]
+    lines.append("")
     return "\n".join(lines)
 
 

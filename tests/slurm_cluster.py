@@ -1,4 +1,5 @@
-"""A real one-node Slurm cluster on this machine (Debian's slurm-wlm 22.05 + munge), for the profile test.
+"""A real Slurm cluster on this machine (Debian's slurm-wlm 22.05 + munge), for the profile tests: one node, or two
+(two slurmd on this host, `slurmd -N NAME`, which Debian's build allows) for multi-node jobs.
 
 The node advertises two fake A100s (gres.conf lines pointing at empty files, AutoDetect=off): Slurm schedules
 and accounts them like real ones, there is just no CUDA behind them, so training runs on the CPU.
@@ -48,7 +49,17 @@ def start_munge() -> None:
     subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
 
 
-def write_config(root: Path, account: str, gpus: int = 2, cpus: int = 16, memory_mb: int = 128000) -> Path:
+def node_names(nodes: int = 1) -> list[str]:
+    """This host's name, and for a second node `localhost`: two slurmd on one host (Debian's slurmd is built with
+    --enable-multiple-slurmd), under names that both resolve here, as a training rendezvous needs."""
+    if nodes > 2:
+        raise ValueError("this host can pose as two nodes at most")
+    return [socket.gethostname().split(".")[0], "localhost"][:nodes]
+
+
+def write_config(
+    root: Path, account: str, gpus: int = 2, cpus: int = 16, memory_mb: int = 128000, nodes: int = 1
+) -> Path:
     node = socket.gethostname().split(".")[0]
     for sub in ("state", "spool", "log"):
         (root / sub).mkdir(parents=True, exist_ok=True)
@@ -73,23 +84,26 @@ MinJobAge=86400
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 StateSaveLocation={root}/state
-SlurmdSpoolDir={root}/spool
+SlurmdSpoolDir={root}/spool{"/%n" if nodes > 1 else ""}
 SlurmctldPidFile={root}/slurmctld.pid
-SlurmdPidFile={root}/slurmd.pid
+SlurmdPidFile={root}/{"slurmd.%n.pid" if nodes > 1 else "slurmd.pid"}
 SlurmctldLogFile={root}/log/slurmctld.log
-SlurmdLogFile={root}/log/slurmd.log
+SlurmdLogFile={root}/log/{"slurmd.%n.log" if nodes > 1 else "slurmd.log"}
 SlurmctldPort=6817
 SlurmdPort=6818
-NodeName={node} CPUs={cpus} RealMemory={memory_mb} Gres=gpu:a100:{gpus} State=UNKNOWN
+{node_lines(node, nodes, f"CPUs={cpus} RealMemory={memory_mb} Gres=gpu:a100:{gpus} State=UNKNOWN")}
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """
     )
     # One distinct stand-in device file per fake GPU (slurmd rejects a device file named twice).
     devices = []
-    for index in range(gpus):
-        device = root / f"fake-gpu{index}"
-        device.touch()
-        devices.append(f"Name=gpu Type=a100 File={device}\n")
+    for name in node_names(nodes):
+        if nodes > 1:
+            (root / "spool" / name).mkdir(parents=True, exist_ok=True)
+        for index in range(gpus):
+            device = root / (f"fake-gpu{index}" if nodes == 1 else f"fake-gpu-{name}-{index}")
+            device.touch()
+            devices.append(f"{f'NodeName={name} ' if nodes > 1 else ''}Name=gpu Type=a100 File={device}\n")
     (root / "gres.conf").write_text("AutoDetect=off\n" + "".join(devices))
     bin_dir = root / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -97,6 +111,16 @@ PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
     sacctmgr.write_text(f"#!/bin/sh\n# stand-in: this test cluster has no accounting database\necho {account}\n")
     sacctmgr.chmod(0o755)
     return conf
+
+
+def node_lines(host: str, nodes: int, spec: str) -> str:
+    if nodes == 1:
+        return f"NodeName={host} {spec}"
+    # Several slurmd on this host: each its own name and port (slurmd -N NAME).
+    return "\n".join(
+        f"NodeName={name} NodeHostname={host} NodeAddr=127.0.0.1 Port={6818 + 1 + index} {spec}"
+        for index, name in enumerate(node_names(nodes))
+    )
 
 
 def install_system_config(root: Path) -> None:
@@ -117,9 +141,10 @@ def remove_system_config() -> None:
 
 
 class Cluster:
-    def __init__(self, root: Path, account: str):
+    def __init__(self, root: Path, account: str, nodes: int = 1, gpus: int = 2):
         self.root = root
-        self.conf = write_config(root, account)
+        self.nodes = nodes
+        self.conf = write_config(root, account, gpus=gpus, nodes=nodes)
         install_system_config(root)
         self.env = {**os.environ, "SLURM_CONF": str(self.conf), "PATH": f"{root / 'bin'}:{os.environ['PATH']}"}
 
@@ -127,22 +152,24 @@ class Cluster:
         return subprocess.run(command, env=self.env, capture_output=True, text=True, check=check)
 
     def start(self) -> None:
-        node = socket.gethostname().split(".")[0]
         self.run("slurmctld", "-c", "-f", str(self.conf))
-        self.run("slurmd", "-N", node, "-f", str(self.conf))
+        for node in node_names(self.nodes):
+            self.run("slurmd", "-N", node, "-f", str(self.conf))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            state = self.run("sinfo", "-h", "-o", "%t", check=False).stdout.strip()
-            if state in ("idle", "mix", "alloc"):
+            states = self.run("sinfo", "-h", "-N", "-o", "%t", check=False).stdout.split()
+            if len(states) == self.nodes and all(state in ("idle", "mix", "alloc") for state in states):
                 return
             time.sleep(1)
-        log = (self.root / "log" / "slurmd.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"the Slurm node did not come up (state {state!r}):\n{log}")
+        logs = sorted((self.root / "log").glob("slurmd*.log"))
+        log = "".join(path.read_text(errors="replace")[-2000:] for path in logs)
+        raise RuntimeError(f"the Slurm nodes did not come up (states {states!r}):\n{log}")
 
     def stop(self) -> None:
         self.run("scontrol", "shutdown", check=False)
         remove_system_config()
-        for pid_file in ("slurmctld.pid", "slurmd.pid"):
+        slurmd = ["slurmd.pid"] if self.nodes == 1 else [f"slurmd.{name}.pid" for name in node_names(self.nodes)]
+        for pid_file in ("slurmctld.pid", *slurmd):
             path = self.root / pid_file
             if path.exists():
                 with contextlib.suppress(ProcessLookupError, ValueError):
@@ -162,9 +189,9 @@ class Cluster:
         return jobs
 
 
-def start_cluster(root: Path, account: str) -> Cluster:
+def start_cluster(root: Path, account: str, nodes: int = 1, gpus: int = 2) -> Cluster:
     ensure_installed()
     start_munge()
-    cluster = Cluster(root, account)
+    cluster = Cluster(root, account, nodes=nodes, gpus=gpus)
     cluster.start()
     return cluster

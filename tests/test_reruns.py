@@ -1,7 +1,9 @@
 """Only stale steps rerun: each edit of the matrix (README, "What reruns when") against a dry run's job plan."""
 
 import copy
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +95,21 @@ def test_source_option_reruns_only_that_source(built):
     assert {"scratch_tokenizer", "tokenize_data", "train"} <= set(jobs)
 
 
+def test_an_edited_local_data_file_reruns_its_chain(built):
+    root, config = built
+    path = Path(config["sources"]["tiny_causalqa"]["validation"]["path"])
+    text, times = path.read_text(), path.stat()
+    try:
+        path.write_text(text.replace("\n", "\r\n", 1))  # the same rows, other bytes: a new file as far as it goes
+        jobs = plan(root, config)
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert jobs["download"] == 1 and jobs["normalize"] == 1  # that split of that source only
+    assert {"tokenize_data", "train", "predict", "metrics"} <= set(jobs)
+    assert plan(root, config) == {}  # restored: nothing to do
+
+
 def test_new_source_in_a_dataset_runs_only_its_own_data_steps(built):
     root, config = built
     extra = root / "data" / "extra.csv"
@@ -137,6 +154,7 @@ def test_resource_changes_rerun_nothing(built):
         "--set-threads",
         "train=3",
         "tokenize_data=2",
+        "predict=1",
     )
     assert plan(root, config, extra=extra) == {}
 

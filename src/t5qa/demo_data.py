@@ -257,42 +257,51 @@ def to_causalqa_csv(paragraphs: list[list[Example]]) -> str:
     return buffer.getvalue()
 
 
-# The long-context variant: many short contexts joined into one, each subject named once (a town sets them apart),
-# so a question has one answer, which may sit anywhere in a context several windows long.
-TOWNS = ["Ashford", "Brookton", "Carlow", "Dunmore", "Elmwood", "Fairview", "Glenhill", "Harlow"]
-LONG_SUBJECTS = [f"the {town} {subject.removeprefix('the ')}" for town in TOWNS for subject in SUBJECTS]
+# The long-context variant: one demo context (its events, causes and distractors) hidden at a random place among
+# sentences about nothing the questions ask, so the answer can sit anywhere in a context several windows long while
+# the question stays as easy to match as in the demo.
+NEUTRAL = [
+    "The weather was mild for most of the spring.",
+    "Most shops in the high street open at nine.",
+    "A narrow lane runs behind the church.",
+    "The hills to the north are covered in heather.",
+    "Children play in the square on Sunday afternoons.",
+    "The bus to the coast leaves twice a day.",
+    "An old stone wall marks the edge of the fields.",
+    "The local paper comes out every Thursday.",
+    "Fishing boats are painted in bright colours.",
+    "The clock tower chimes on the hour.",
+    "A cycle path follows the canal for several miles.",
+    "The nearest city is an hour away by car.",
+    "Gardens along the road are full of roses in June.",
+    "The town hall has a large hall for concerts.",
+    "Cows graze in the meadows by the lake.",
+    "The valley is quiet in the early morning.",
+    "A small bookshop sells maps of the area.",
+    "Visitors often walk along the cliffs at sunset.",
+    "The primary road was widened ten years ago.",
+    "Most houses in the old quarter have slate roofs.",
+    "A weekly quiz is held in the village pub.",
+    "The forest path is muddy after the autumn storms.",
+    "Swallows nest under the old arches every summer.",
+]
 
 
-def generate_long(seed: int, n_examples: int, prefix: str, parts: tuple[int, int] = (6, 10)) -> list[list[Example]]:
-    """Paragraphs of two questions about one long context made of `parts` short ones; about a third unanswerable
-    (an event stated without a cause, or a subject the context never names)."""
+def generate_long(seed: int, n_examples: int, prefix: str, fillers: tuple[int, int] = (18, 30)) -> list[list[Example]]:
+    """Paragraphs of demo questions whose context is a demo context placed at random among `fillers` neutral
+    sentences (answerable or not as in the demo)."""
     rng = random.Random(seed)
     paragraphs, total = [], 0
     while total < n_examples:
-        pieces, facts, used = [], [], set()
-        for _ in range(rng.randint(*parts)):
-            piece, piece_facts = _make_context(rng, [s for s in LONG_SUBJECTS if s not in used])
-            used |= {s for s in LONG_SUBJECTS if s.lower() in piece.lower()}
-            pieces.append(piece)
-            facts += piece_facts
-        context = " ".join(pieces)
-        causal = [f for f in facts if f[2] is not None]
-        plain = [f for f in facts if f[2] is None]
+        core, facts = _make_context(rng)
+        sentences = rng.choices(NEUTRAL, k=rng.randint(*fillers))
+        at = rng.randint(0, len(sentences))
+        context = " ".join([*sentences[:at], core, *sentences[at:]])
         group = []
-        for _ in range(2):
-            if causal and rng.random() > 0.35:
-                subject, event, cause = rng.choice(causal)
-            elif rng.random() < 0.5:
-                subject, event, cause = (*rng.choice(plain)[:2], None)
-            else:
-                subject, event, cause = (
-                    rng.choice([s for s in LONG_SUBJECTS if s not in used]),
-                    rng.choice(EVENTS),
-                    None,
-                )
+        for question, cause in _questions_for(rng, context, facts):
             answers, starts = _spans(context, cause)
             digest = hashlib.sha1(f"{prefix}:{total}".encode()).hexdigest()[:24]
-            group.append(Example(digest, _question(rng, subject, event), context, answers, starts))
+            group.append(Example(digest, question, context, answers, starts))
             total += 1
         paragraphs.append(group)
     return paragraphs
@@ -309,7 +318,7 @@ DEMO_FILES = {
 
 LONG_DEMO_FILES = {
     # file name: (seed, examples)
-    "squad_train.json": (31, 800),
+    "squad_train.json": (31, 1200),
     "squad_validation.json": (32, 200),
 }
 

@@ -130,7 +130,7 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
                     golds,
                     unanswerable,
                     max_source_length,
-                    settings.stride,
+                    settings.overlap,
                     where=f"question {ids_in[i]!r}",
                 )
                 question["answer_truncated"] = bool(golds) and not visible

@@ -1,7 +1,9 @@
 """Batched greedy (or beam) generation over the tokenized validation (or test) split.
 
-Model inputs (a question, or one window of a long one) are sorted by length and cut into batches once; batch b goes
-to process b % world_size, so every batch, and so every prediction, is the same whatever the number of processes.
+Model inputs (a question, or one window of a long one) are sorted by length (longest first) and cut into batches
+once: `batch_size` inputs each, or with `batch_tokens` as many as fit that many padded tokens (t5qa.batching), so a
+batch of short inputs holds more of them. Batch b goes to process b % world_size, so every batch, and so every
+prediction, is the same whatever the number of processes.
 
 Each input's answer comes with its score, the log-probability of the generated tokens, and with the probability of
 the unanswerable target (one short decoder pass that reuses the encoder's output). A question's prediction is chosen
@@ -25,6 +27,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 
 from t5qa.atomic import atomic_path, check_destination
+from t5qa.batching import token_budget_batches
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
@@ -226,7 +229,19 @@ def predict(
 
     input_ids = validation["input_ids"]
     na_ids = tokenizer(text_target=unanswerable)["input_ids"]
-    batches = length_sorted_batches([len(x) for x in input_ids], settings.batch_size)
+    lengths = [len(x) for x in input_ids]
+    if settings.batch_tokens:
+        batches = token_budget_batches(lengths, settings.batch_tokens)
+    else:
+        batches = length_sorted_batches(lengths, settings.batch_size)
+    if state.is_main_process:
+        log.info(
+            "%d model inputs in %d batches (%.1f inputs each on average), %d torch threads per process",
+            len(input_ids),
+            len(batches),
+            len(input_ids) / len(batches),
+            torch.get_num_threads(),
+        )
     mine = batches[state.process_index :: state.num_processes]
     results: list[tuple[int, Generated]] = []
     shown = state.is_local_main_process

@@ -196,8 +196,13 @@ class TokenizeSettings(StepSettings):
     max_target_length: int = setting("tokenize.max_target_length")
     text_columns: str = setting("tokenize.text_columns")
     long_inputs: str = setting("tokenize.long_inputs")
-    stride: int = setting("tokenize.stride")
+    stride: int | str = setting("tokenize.stride")
     unanswerable_window_share: float = setting("tokenize.unanswerable_window_share")
+
+    @property
+    def overlap(self) -> int:
+        """The tokens consecutive windows share: `stride`, or a quarter of the window for `auto`."""
+        return self.max_source_length // 4 if self.stride == "auto" else self.stride
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +212,7 @@ class TrainSettings(StepSettings):
     epochs: float = setting("train.epochs")
     max_steps: int = setting("train.max_steps")
     batch_size: int = setting("train.batch_size")
+    batch_tokens: int | None = setting("train.batch_tokens")
     gradient_accumulation_steps: int = setting("train.gradient_accumulation_steps")
     warmup_ratio: float = setting("train.warmup_ratio")
     weight_decay: float = setting("train.weight_decay")
@@ -215,6 +221,7 @@ class TrainSettings(StepSettings):
     group_by_length: bool = setting("train.group_by_length")
     precision: str = setting("train.precision")
     torch_compile: bool = setting("train.torch_compile")
+    gradient_checkpointing: bool = setting("train.gradient_checkpointing")
     save_steps: int = setting("train.save_steps")
     logging_steps: int = setting("train.logging_steps")
     eval_steps: int = setting("train.eval_steps")
@@ -227,6 +234,7 @@ class TrainSettings(StepSettings):
 class PredictSettings(StepSettings):
     STEP: ClassVar[str] = "predict"
     batch_size: int = setting("predict.batch_size")
+    batch_tokens: int | None = setting("predict.batch_tokens")
     num_beams: int = setting("predict.num_beams")
     max_new_tokens: int | str = setting("predict.max_new_tokens")
     precision: str = setting("predict.precision")

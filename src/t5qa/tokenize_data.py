@@ -49,10 +49,10 @@ def tokenize_dataset(
     Returns the stats."""
     for warning in check_template(settings.template):
         log.warning(warning)
-    if settings.long_inputs == "windows" and settings.stride >= settings.max_source_length:
+    if settings.long_inputs == "windows" and settings.overlap >= settings.max_source_length:
         raise InputError(
-            f"--settings: stride {settings.stride} must be smaller than max_source_length {settings.max_source_length} "
-            "(windows share `stride` tokens and still hold the question)"
+            f"--settings: stride {settings.overlap} must be smaller than max_source_length "
+            f"{settings.max_source_length} (windows share `stride` tokens and still hold the question)"
         )
     splits, stats = {}, {}
     for split, split_tables in tables.items():

@@ -11,6 +11,14 @@ checkpoint whose fingerprint differs is set aside (logged, then deleted) so trai
 run ends with the same weights as an uninterrupted one: the data order of each epoch depends only on the seed
 and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
 
+Batches hold `batch_size` examples (length-grouped by default), or, with `batch_tokens`, as many length-bucketed
+examples as fit that many padded input tokens (t5qa.batching: same batches for the same seed and epoch, whole
+batches per process). Either way the loss of an optimizer step is the mean over every answer token of the step, all
+its micro-batches and processes together (`QATrainer.compute_loss`): a batch of many short examples weighs by its
+tokens, not as one batch. The gradient's scale therefore does not depend on the batch sizes, only its noise does:
+a budget of B tokens trains like a fixed batch of about B / (mean padded input length) examples, and the learning
+rate tuned for that batch size carries over (the log says what batch size the budget amounts to).
+
 Every `eval_steps` steps, and at the last step, a fixed sample of the validation split is scored (loss, and EM/F1
 of generated answers with the official scorer). The model of the best evaluation is kept in `best-<step>` beside
 the checkpoints, and each checkpoint records which one that is, so a resumed run keeps its best-so-far; the final
@@ -19,10 +27,12 @@ model is the best evaluation's. The log history, TensorBoard events, a plot and 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import signal
@@ -34,6 +44,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pyarrow
+import pyarrow.compute
 import torch
 from transformers import (
     DataCollatorForSeq2Seq,
@@ -44,7 +55,9 @@ from transformers import (
     set_seed,
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import seed_worker
 
+from t5qa.batching import TokenBudgetBatchSampler
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.features import prediction_to_answer
@@ -66,6 +79,8 @@ RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has sa
 BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, beside the checkpoints
 TRAINING_LOG = "log_history.json"  # in the final model folder
 # Settings that do not change what is computed: a checkpoint made with other values is still this run's.
+# (Not gradient_checkpointing: it computes the same weights only up to float rounding, the order in which gradients
+# add up changes.)
 OPERATIONAL_SETTINGS = {"save_steps", "logging_steps"}
 
 
@@ -278,12 +293,68 @@ class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
 
 
 class QATrainer(Seq2SeqTrainer):
-    """Seq2SeqTrainer with a resumable data order and a training throughput in each logged line."""
+    """Seq2SeqTrainer with a resumable data order, token-budget batches (`batch_tokens`) and a training throughput
+    in each logged line."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, batch_tokens: int | None = None, pad_multiple: int = 8, **kwargs):
+        self.batch_tokens = batch_tokens
+        self.pad_multiple = pad_multiple  # the collator's pad_to_multiple_of: the budget counts padded lengths
         super().__init__(*args, **kwargs)
         self.last_log: tuple[float, int] | None = None  # (time, step) of the previous training log line
         self.evaluation_seconds = 0.0  # since then
+        self.examples_seen = 0  # by this process since the previous training log line
+
+    def get_train_dataloader(self) -> torch.utils.data.DataLoader:
+        """With `batch_tokens`, the Trainer's DataLoader (collator, workers, accelerate's preparation) with a
+        TokenBudgetBatchSampler as its batch sampler. accelerate deals its batches out (batch b to process b % N; the
+        sampler makes their number a multiple of N), and on resume skips the batches already trained on
+        (skip_first_batches), which are the same ones: the batches are a function of the seed and the epoch."""
+        if self.batch_tokens is None:
+            return super().get_train_dataloader()
+        dataset = self.train_dataset
+        lengths = pyarrow.compute.list_value_length(dataset.with_format("arrow")["input_ids"]).to_pylist()
+        sampler = TokenBudgetBatchSampler(
+            lengths, self.batch_tokens, self.args.data_seed, self.pad_multiple, max(1, self.args.world_size)
+        )
+        self.epoch_sampler = sampler
+        log.info(
+            "batch_tokens %d: %d batches per epoch of %.1f examples on average (%d examples)",
+            self.batch_tokens,
+            len(sampler),
+            sampler.mean_batch(),
+            len(lengths),
+        )
+        dataset = self._remove_unused_columns(dataset, description="Training")
+        workers = self.args.dataloader_num_workers
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=self.data_collator,
+            num_workers=workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers,
+            prefetch_factor=self.args.dataloader_prefetch_factor,
+            worker_init_fn=functools.partial(seed_worker, num_workers=workers, rank=self.args.process_index),
+        )
+        return self.accelerator.prepare(loader)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The mean loss over every answer token of the optimizer step: all its micro-batches (gradient
+        accumulation) and all processes weigh each token alike, whatever their sizes.
+
+        T5's forward takes **kwargs, so the Trainer believes it normalises by `num_items_in_batch` (and then
+        neither divides by the accumulation steps nor undoes DDP's gradient averaging), but T5 returns the plain
+        mean over its own batch: left alone, two processes would double the loss and gradient, and accumulation
+        would multiply them by its steps. Here the batch mean becomes this batch's share of the step's token sum."""
+        outputs = model(**inputs)
+        loss = outputs["loss"]
+        if num_items_in_batch is not None:  # training: the step's label tokens over all micro-batches (and processes)
+            self.examples_seen += inputs["labels"].shape[0]
+            tokens = (inputs["labels"] != -100).sum()
+            loss = loss * tokens / num_items_in_batch
+            if self.args.average_tokens_across_devices:  # num_items_in_batch counts every process: undo DDP's mean
+                loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
 
     def evaluate(self, *args, **kwargs):
         started = time.perf_counter()
@@ -297,9 +368,12 @@ class QATrainer(Seq2SeqTrainer):
             now, step = time.perf_counter(), self.state.global_step
             if self.last_log is not None and step > self.last_log[1]:
                 seconds = now - self.last_log[0] - self.evaluation_seconds
-                samples = (step - self.last_log[1]) * self.args.train_batch_size * self.args.gradient_accumulation_steps
-                logs["samples_per_second"] = round(samples * self.args.world_size / max(seconds, 1e-9), 2)
-            self.last_log, self.evaluation_seconds = (now, step), 0.0
+                samples = self.examples_seen
+                if self.args.world_size > 1:  # every process logs at the same step: the examples of all of them
+                    seen = torch.tensor([samples], device=self.args.device)
+                    samples = int(self.accelerator.reduce(seen, reduction="sum").item())
+                logs["samples_per_second"] = round(samples / max(seconds, 1e-9), 2)
+            self.last_log, self.evaluation_seconds, self.examples_seen = (now, step), 0.0, 0
         super().log(logs, start_time)
 
     def evaluation_loop(self, *args, **kwargs):
@@ -426,6 +500,18 @@ def run_fingerprint(settings: TrainSettings, model_source: str, tokenized_dir: P
         "processes": world_size,
         # precision "auto" resolves per node: a retry on a node without bf16 must not continue a bf16 run in fp32.
         "bf16": use_bf16(settings.precision),
+        # What the accelerate config made of the run (DDP or FSDP, its sharding, mixed precision), as `accelerate
+        # launch` passes it on: a checkpoint of a DDP run is not resumed under FSDP, nor the reverse.
+        "launch": launch_settings(),
+    }
+
+
+def launch_settings(env: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if env is None else env
+    return {
+        key: value
+        for key, value in sorted(env.items())
+        if key.startswith(("ACCELERATE_", "FSDP_")) and key not in ("ACCELERATE_LOG_LEVEL", "ACCELERATE_DEBUG_MODE")
     }
 
 
@@ -485,9 +571,11 @@ def fingerprint_differences(saved: dict, current: dict) -> list[str]:
     for key in sorted(saved_settings.keys() | settings.keys()):
         if saved_settings.get(key) != settings.get(key):
             differences.append(f"{key} {saved_settings.get(key)!r} -> {settings.get(key)!r}")
-    for key in ("model", "train_data", "processes"):
+    for key in ("model", "train_data", "processes", "bf16"):
         if saved.get(key) != current[key]:
             differences.append(key)
+    if saved.get("launch", {}) != current["launch"]:
+        differences.append("accelerate launch settings")
     return differences
 
 
@@ -575,6 +663,8 @@ def training_arguments(
         disable_tqdm=not on_terminal(),  # in a log file: ProgressLines and the Trainer's printed logs instead
         ddp_find_unused_parameters=False,
         torch_compile=settings.torch_compile,
+        # Recompute each layer's activations in the backward pass (non-reentrant checkpointing, safe under DDP).
+        activation_checkpointing=settings.gradient_checkpointing,
     )
 
 
@@ -620,6 +710,8 @@ def train(
         else None,
         data_collator=collator,
         processing_class=tokenizer,
+        batch_tokens=settings.batch_tokens,
+        pad_multiple=collator.pad_to_multiple_of,
         callbacks=[
             stopper,
             MarkCompleteCheckpoints(fingerprint),

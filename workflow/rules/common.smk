@@ -14,6 +14,8 @@ from t5qa.settings import (
 from t5qa import sources as source_specs
 from t5qa.experiments import DEFAULT, folder_prefix, sharing_key
 from t5qa.formats import FORMATS
+from t5qa.launch import rule_launcher
+from t5qa.manifest import sha256_of
 from t5qa.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
@@ -206,17 +208,43 @@ def gpus(step):
     return lambda wildcards: experiment(wildcards)["resources"].get(step, {}).get("gpu", 1)
 
 
-def launcher(wildcards, resources):
-    """One process per GPU the job holds (one on a CPU-only machine). Derived from resources on purpose:
-    changing the GPU count must not rerun anything. A single process runs as plain `python`: no launcher
-    process stands between Snakemake and the trainer, and no user accelerate config leaks into the job."""
-    processes = max(1, int(resources.gpu))
-    if processes == 1:
-        return "python"
-    return (
-        f"accelerate launch --multi_gpu --num_processes {processes} --num_machines 1 --main_process_port 0 "
-        "--mixed_precision no --dynamo_backend no"
-    )
+def launcher(step):
+    """What starts a step's script: one process per GPU the job holds (one on a CPU-only machine), under
+    `accelerate launch` with the step's accelerate config (t5qa.launch). Derived from resources on purpose: a
+    param that reads resources is not tracked, so changing the GPU or node count reruns nothing. One process
+    without a config runs as plain `python`: no launcher process stands between Snakemake and the trainer, and no
+    user accelerate config leaks into the job (t5qa.launch names one even when the user names none). A `nodes`
+    resource above 1 runs one launcher per node through srun."""
+
+    def words(wildcards, resources, threads):
+        settings = experiment(wildcards)["settings"][step]
+        return rule_launcher(
+            gpus=int(resources.gpu),
+            nodes=int(getattr(resources, "nodes", 1)),
+            config=settings["accelerate_config"],
+            precision=settings["precision"],
+            cpus=int(getattr(resources, "cpus_per_task", 0) or threads),
+            mpi=getattr(resources, "mpi", None),
+            tasks=getattr(resources, "tasks", None),
+            tasks_per_gpu=getattr(resources, "tasks_per_gpu", None),
+        )
+
+    return words
+
+
+def accelerate_config(step):
+    """The content of the step's accelerate config (a hash), tracked: editing the file reruns the step, moving
+    it does not."""
+
+    def tracked(wildcards):
+        path = experiment(wildcards)["settings"][step]["accelerate_config"]
+        if path is None:
+            return canonical(None)
+        if not Path(path).is_file():
+            raise ValueError(f"{step}.accelerate_config: {path}: no such file")
+        return canonical({"sha256": sha256_of(Path(path))})
+
+    return tracked
 
 
 def step_settings(settings_class, shared=None):
@@ -248,6 +276,9 @@ def download_location(wildcards):
 def download_inputs(wildcards):
     location = download_location(wildcards)
     inputs = {"script": step_script("download.py"), "modules": modules("download.py", "manifest.py")}
+    if "path" in location and Path(location["path"]).is_file():
+        # An edited local file reruns its chain (a missing one is left to download.py's one-line error).
+        inputs["local"] = location["path"]
     if "archive" in location:
         inputs["archive"] = expand(rules.download_archive.output.archive, archive=location["archive"])[0]
     return inputs

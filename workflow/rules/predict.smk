@@ -7,9 +7,11 @@ rule predict:
         settings=step_settings(PredictSettings),
         model=predict_model,
         split=evaluated_split,
-        launcher=launcher,
+        launcher=launcher("predict"),
+        accelerate_config=accelerate_config("predict"),
     resources:
         gpu=gpus("predict"),
+    threads: 2
     conda:
         "../envs/t5qa.yaml"
     log:
@@ -17,4 +19,4 @@ rule predict:
     shell:
         "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {params.model}"
         " --tokenized {input.tokenized} --split {params.split} --stats {input.stats} --output {output.predictions}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"

@@ -9,7 +9,8 @@ rule train:
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
         checkpoints="results/{xp}checkpoints/{dataset}",
         attempts="logs/{xp}train/{dataset}.attempts.log",
-        launcher=launcher,
+        launcher=launcher("train"),
+        accelerate_config=accelerate_config("train"),
     resources:
         gpu=gpus("train"),
     threads: 2
@@ -23,5 +24,5 @@ rule train:
         # Snakemake deletes {log} before each attempt: the attempts file keeps one line per start, stop and resume.
         "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --stats {input.stats}"
         " --model {params.model} --output {output.model} --checkpoints {params.checkpoints}"
-        " --settings {params.settings:q} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
+        " --settings {params.settings:q} --threads {threads} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
         " --attempts {params.attempts} > {log} 2>&1"

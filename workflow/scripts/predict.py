@@ -11,6 +11,8 @@ import dataclasses
 from pathlib import Path
 
 from t5qa import cli
+from t5qa.batching import use_job_threads
+from t5qa.errors import InputError
 from t5qa.predict import auto_max_new_tokens, predict, read_tokenize_stats
 from t5qa.settings import PredictSettings
 
@@ -29,7 +31,16 @@ def main() -> None:
     parser.add_argument("--split", choices=["validation", "test"], default="validation", help="the split to predict")
     parser.add_argument("--output", required=True, help="the predictions JSONL")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
+        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
+    )
     args = parser.parse_args()
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be 1 or more, not {args.threads}")
+    use_job_threads(args.threads)
     settings = PredictSettings.from_json(args.settings)
     tokenized_with, longest_target = read_tokenize_stats(Path(args.stats))
     if settings.max_new_tokens == "auto":

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from t5qa import cli
+from t5qa.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.manifest import build_manifest, now
 from t5qa.settings import TrainSettings
@@ -51,10 +52,19 @@ def main() -> int:
         default=0,
         help="DataLoader worker processes (speed only, not a hyperparameter)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
+        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
+    )
     args = parser.parse_args()
     settings = TrainSettings.from_json(args.settings)
     if args.dataloader_workers < 0:
         raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be 1 or more, not {args.threads}")
+    threads = use_job_threads(args.threads)
     if args.attempts and os.environ.get("RANK", "0") == "0":
         Path(args.attempts).parent.mkdir(parents=True, exist_ok=True)
         history = logging.FileHandler(args.attempts, mode="a", encoding="utf-8")
@@ -62,7 +72,7 @@ def main() -> int:
         log.addHandler(history)
     started = now()
     job = f" (Slurm job {os.environ['SLURM_JOB_ID']})" if "SLURM_JOB_ID" in os.environ else ""
-    log.info("=== train %s -> %s, started %s%s", args.tokenized, args.output, started, job)
+    log.info("=== train %s -> %s, started %s%s, %d torch threads", args.tokenized, args.output, started, job, threads)
     inputs = {"tokenized": args.tokenized, "stats": args.stats}
     if Path(args.model).exists():
         inputs["model"] = args.model
