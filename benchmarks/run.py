@@ -160,6 +160,12 @@ def prepare(spec: dict, work: Path, validation_limit: int, finetune_steps: int =
 # ----------------------------------------------------------------------------- measurements (child processes)
 
 
+def clock() -> float:
+    """The measurements' clock: wall time, or with --clock cpu this process's CPU time (all its threads), which
+    other work on a shared machine does not inflate when each measurement runs one thread (--threads 1)."""
+    return time.process_time() if os.environ.get("T5QA_BENCH_CLOCK") == "cpu" else time.perf_counter()
+
+
 def _peak_rss_mb() -> float:
     """This process's own peak resident memory (VmHWM: unlike ru_maxrss, not inherited across fork/exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -200,17 +206,17 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
 
     class Timed(QATrainer):
         def training_step(self, model, inputs, num_items_in_batch=None):
-            started = time.perf_counter()
+            started = clock()
             loss = super().training_step(model, inputs, num_items_in_batch)
             if self.state.global_step >= warmup:
-                timing["model"] += time.perf_counter() - started
+                timing["model"] += clock() - started
                 timing["examples"] += inputs["input_ids"].shape[0]
                 timing["tokens"] += int(inputs["attention_mask"].sum() + (inputs["labels"] != -100).sum())
             return loss
 
     class StepClock(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            timing["step_ends"].append(time.perf_counter())
+            timing["step_ends"].append(clock())
 
     trainer = Timed(
         model=model,
@@ -278,11 +284,11 @@ def measure_reference_training(work: str, strategy: str, batch_size: int, steps:
     started = None
     for step, batch in enumerate(loader):
         if step == warmup:
-            started = time.perf_counter()
-        before = time.perf_counter()
+            started = clock()
+        before = clock()
         loss = model(**batch).loss
         loss.backward()
-        after = time.perf_counter()
+        after = clock()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step >= warmup:
@@ -291,7 +297,7 @@ def measure_reference_training(work: str, strategy: str, batch_size: int, steps:
             tokens += int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())
         if step + 1 == warmup + steps:
             break
-    seconds = time.perf_counter() - started
+    seconds = clock() - started
     return {
         "examples_per_s": examples / seconds,
         "tokens_per_s": tokens / seconds,
@@ -325,7 +331,7 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     model = AutoModelForSeq2SeqLM.from_pretrained(work / "model").eval()
     stats = json.loads((work / "tokenize_stats.json").read_text())
     texts: dict[int, str] = {}
-    started = time.perf_counter()
+    started = clock()
     if strategy == "pipeline":
         longest = stats["train"]["target_length"]["max"]
         settings = PredictSettings.from_dict(
@@ -361,7 +367,7 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
                 out = model.generate(**padded, do_sample=False, num_beams=1, **generation)
             texts.update(zip(batch, tokenizer.batch_decode(out, skip_special_tokens=True)))
         tokens = sum(min(len(x), pad_to) for x in inputs)
-    seconds = time.perf_counter() - started
+    seconds = clock() - started
     windows = {r: len(grouped[key]) for key in keys for r in grouped[key]}
     generated_lengths = [len(ids) for ids in tokenizer(list(texts.values()))["input_ids"]]
     return {
@@ -532,7 +538,23 @@ def main() -> None:
         "--reference-predictions", type=int, default=48, help="questions for the one-at-a-time reference (it is slow)"
     )
     parser.add_argument("--no-extras", action="store_true", help="skip the tokenize and Snakemake measurements")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of every measurement (OMP_NUM_THREADS; default: every core). On a shared machine, 1 keeps "
+        "other work from stalling OpenMP's barriers, which would measure the contention instead of the set-up",
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="what the train and predict rates divide by: wall time, or the measuring process's CPU time (with "
+        "--threads 1 on a busy machine); tokenization is always timed by the wall clock",
+    )
     args = parser.parse_args()
+    os.environ["T5QA_BENCH_CLOCK"] = args.clock
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported here or in a child
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import torch
@@ -546,6 +568,7 @@ def main() -> None:
             "cpus": mp.cpu_count(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
+            "clock": args.clock,
             "cuda": torch.cuda.is_available(),
             "load_average_at_start": os.getloadavg(),
         },
@@ -605,7 +628,8 @@ def markdown(r: dict) -> str:
     m = r["machine"]
     s = r["settings"]
     lines = [
-        f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), "
+        f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads per "
+        f"measurement; rates per second of {'CPU time' if m['clock'] == 'cpu' else 'wall time'}), "
         f"CUDA {m['cuda']}. Model: scratch T5 d_model {r['model']['d_model']}, {r['model']['num_layers']}+"
         f"{r['model']['num_decoder_layers']} layers, a tokenizer and a {s['finetune_steps']}-step fine-tune per "
         f"distribution. Load average (1/5/15 min) {fmt_load(m['load_average_at_start'])} at the start, "

@@ -226,12 +226,14 @@ def test_predictions_are_the_same_with_batch_tokens_and_batch_size_and_with_two_
     budget = {**PREDICT, "batch_tokens": 300}
     one = predict(prepared, model, tmp_path / "one.jsonl", settings=budget)
     two = predict(prepared, model, tmp_path / "two.jsonl", TWO_PROCESSES, settings=budget)
-    assert one == two  # batches formed once, then dealt out
-    # Other batches pad differently; greedy answers stay the same, their scores agree to float precision.
-    assert [(r["id"], r["prediction"], r["generated"]) for r in one] == [
-        (r["id"], r["prediction"], r["generated"]) for r in fixed
-    ]
-    for a, b in zip(one, fixed):
-        assert a["score"] == pytest.approx(b["score"], abs=1e-4)
-        assert a["na_prob"] == pytest.approx(b["na_prob"], abs=1e-4)
+    # Batches are formed once, then dealt out: the same answers with two processes. Scores agree to float precision
+    # only: each process gets its share of the job's threads, and CPU kernels split sums by thread count. Other
+    # batches (a budget instead of a count) pad differently: the same answers again, scores to float precision.
+    for other in (two, fixed):
+        assert [(r["id"], r["prediction"], r["generated"]) for r in one] == [
+            (r["id"], r["prediction"], r["generated"]) for r in other
+        ]
+        for a, b in zip(one, other):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+            assert a["na_prob"] == pytest.approx(b["na_prob"], abs=1e-4)
     assert json.dumps(one)  # plain JSON rows
