@@ -310,7 +310,13 @@ def test_two_cpu_processes_predict_like_one(prepared, uninterrupted, tmp_path):
     double = predict(prepared, uninterrupted / "model", tmp_path / "double.jsonl", TWO_PROCESSES)
     ids = [row["id"] for row in double]
     assert len(ids) == len(set(ids)) == len(single)  # every validation id exactly once
-    assert double == single
+    # The same answers; scores to float precision (each process gets its share of the threads, and CPU kernels
+    # split sums by thread count).
+    texts = ("id", "source", "prediction", "generated")
+    assert [[row[k] for k in texts] for row in double] == [[row[k] for k in texts] for row in single]
+    for a, b in zip(double, single):
+        assert a["score"] == pytest.approx(b["score"], abs=1e-4)
+        assert a["na_prob"] == pytest.approx(b["na_prob"], abs=1e-4)
 
 
 def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
