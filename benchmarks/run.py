@@ -1,27 +1,30 @@
 """Throughput benchmark over several length distributions: the pipeline's train and predict steps (and, on the
 SQuAD sample, tokenize) against the reference set-ups, on this machine, in one command.
 
-  python benchmarks/run.py [--squad ../shared/data/squad2-dev-sample.json] [--out benchmarks/out]
+  python benchmarks/run.py [--threads 1 --clock cpu] [--squad ../shared/data/squad2-dev-sample.json] [--out DIR]
 
 Distributions (each with its own scratch tokenizer and model, tokenized with the same settings: max_source_length
-512, windows beyond it):
+512, windows beyond it; 200 validation questions at most, 48 for the one-at-a-time reference):
   squad_sample  the SQuAD 2.0 sample in ../shared/data/ (a hash holdout of 25 % is the validation split)
   demo          resources/demo: short contexts, the SQuAD JSON and the CausalQA CSV sources together
-  demo_long     resources/demo_long: contexts 2-4 times 96 scratch tokens (here about 160-420 tokens)
-Set-ups, all with one batch of 16 examples of 384 padded tokens (6,144) as their unit of work:
-  train pipeline    QATrainer as the train step runs it, batch_tokens 6,144 (length-bucketed batches, dynamic
-                    padding to a multiple of 8); the share of step time in forward+backward is measured
+  demo_long     resources/demo_long: contexts 2-4 times 96 scratch tokens (here about 160-340 tokens)
+Set-ups:
+  train pipeline    QATrainer as the train step runs it, batch_tokens 2,048 (length-bucketed batches, padding to a
+                    multiple of 8); the share of step time in forward+backward is measured. Also at batch_tokens
+                    6,144, the padded tokens of one (a) batch, which shows what padding alone gains
   train (a)         like HF run_seq2seq_qa.py defaults: every input padded (and cut) to 384, answers to 30, batch 16,
                     no length grouping
   train (b)         the CausalQA reference: every input padded to 2,048, batch size 2
-  predict pipeline  t5qa.predict.generate_batch (greedy, with the answer's score and the no-answer probability)
-                    over token-budget batches of length-sorted inputs (batch_tokens, below), max_new_tokens auto
+  predict pipeline  t5qa.predict.generate_batch (greedy, with the answer's score and the no-answer probability) over
+                    token-budget batches of length-sorted inputs (2,048 tokens; also 6,144), max_new_tokens auto
   predict (a)       pad (and cut) to 384, batches of 16 in dataset order, max_length 30
   predict (b)       one example at a time, input padded to 2,048, max_length=500 (the first 48 questions)
 Prediction throughput counts questions (a question over several windows counts once) and the non-pad input tokens
 each set-up feeds the model; identical greedy predictions are checked on the inputs every set-up sees whole (one
-window, at most 384 tokens for (a)). Each measurement runs in a fresh process (its own peak memory). Writes
-results.json and results.md.
+window, at most 384 tokens for (a)). Each measurement runs in a fresh process (its own peak memory). On a machine
+others use too, `--threads 1 --clock cpu` measures each set-up with one thread and divides by its CPU time: OpenMP
+threads competing with other work for the cores measure the contention, not the set-up. Writes results.json and
+results.md (results.partial.json after each distribution, in case a later one fails).
 """
 
 from __future__ import annotations
@@ -431,10 +434,14 @@ def in_child(function, *args):
 
 
 def snakemake_overhead() -> dict:
+    """`snakemake -n` over every real dataset, and a no-op run of the demo when it is built and up to date. It never
+    builds anything in the repository's results/ (another run may be using them)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
     def run(*args: str) -> tuple[float, str]:
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "snakemake", *args], cwd=REPO, check=True, capture_output=True, text=True
+            [sys.executable, "-m", "snakemake", *args], cwd=REPO, check=True, capture_output=True, text=True, env=env
         )
         return time.perf_counter() - started, done.stdout + done.stderr
 
@@ -443,12 +450,14 @@ def snakemake_overhead() -> dict:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     targets = [f"results/metrics/{d}.json" for d in config["datasets"] if d != "causalqa_eli5"]
     out = {"dry_run_full_config_s": run("-n", *targets)[0], "dry_run_targets": len(targets)}
-    if (REPO / "results" / "metrics" / "demo.json").exists():
-        demo = ("--cores", "1", "results/metrics/demo.json", "--configfile", "config/demo.yaml")
-        run(*demo)  # brings the demo up to date if the code changed since it was built
-        seconds, log = run(*demo)
-        if "Nothing to be done" in log:
-            out["noop_rerun_demo_s"] = seconds
+    demo = ("results/metrics/demo.json", "--configfile", "config/demo.yaml")
+    try:
+        if "Nothing to be done" in run("-n", *demo)[1]:
+            seconds, log = run("--cores", "1", *demo)
+            if "Nothing to be done" in log:
+                out["noop_rerun_demo_s"] = seconds
+    except subprocess.CalledProcessError as err:  # e.g. locked by a run in progress
+        out["noop_rerun_error"] = (err.stderr or "").strip().splitlines()[-1:]
     return out
 
 
@@ -584,8 +593,11 @@ def main() -> None:
             "tokenize": TOKENIZE,
         },
         "squad_file": args.squad,
-        "distributions": {name: run_distribution(name, specs[name], args) for name in chosen},
+        "distributions": {},
     }
+    for name in chosen:
+        results["distributions"][name] = run_distribution(name, specs[name], args)
+        (out / "results.partial.json").write_text(json.dumps(results, indent=2) + "\n")  # kept if a later step fails
     if not args.no_extras:
         work = Path(tempfile.mkdtemp(prefix="t5qa-bench-tokenize-"))
         prepare_for_tokenize(specs["squad_sample"], work)
@@ -601,6 +613,7 @@ def main() -> None:
     results["machine"]["load_average_at_end"] = os.getloadavg()
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(markdown(results))
+    (out / "results.partial.json").unlink(missing_ok=True)
     print(markdown(results))
 
 
@@ -742,7 +755,7 @@ def markdown(r: dict) -> str:
             + (
                 f"; no-op rerun of the built demo {sm['noop_rerun_demo_s']:.2f} s."
                 if "noop_rerun_demo_s" in sm
-                else " (build the demo first to time a no-op rerun)."
+                else " (the demo is not built and up to date here: no no-op rerun timed)."
             ),
         ]
     lines.append("")
