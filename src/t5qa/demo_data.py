@@ -198,10 +198,14 @@ def _spans(context: str, cause: str | None) -> tuple[list[str], list[int]]:
 
 def generate(seed: int, n_examples: int, prefix: str) -> list[list[Example]]:
     """Paragraphs of examples (a paragraph shares one context), at least `n_examples` in all."""
-    rng = random.Random(seed)
+    return _paragraphs(random.Random(seed), n_examples, prefix, _make_context)
+
+
+def _paragraphs(rng: random.Random, n_examples: int, prefix: str, make_context) -> list[list[Example]]:
+    """Questions about contexts from `make_context(rng)` -> (context, facts) until there are `n_examples`."""
     paragraphs, total = [], 0
     while total < n_examples:
-        context, facts = _make_context(rng)
+        context, facts = make_context(rng)
         group = []
         for question, cause in _questions_for(rng, context, facts):
             answers, starts = _spans(context, cause)
@@ -290,21 +294,14 @@ NEUTRAL = [
 def generate_long(seed: int, n_examples: int, prefix: str, fillers: tuple[int, int] = (18, 30)) -> list[list[Example]]:
     """Paragraphs of demo questions whose context is a demo context placed at random among `fillers` neutral
     sentences (answerable or not as in the demo)."""
-    rng = random.Random(seed)
-    paragraphs, total = [], 0
-    while total < n_examples:
+
+    def padded_context(rng: random.Random):
         core, facts = _make_context(rng)
         sentences = rng.choices(NEUTRAL, k=rng.randint(*fillers))
         at = rng.randint(0, len(sentences))
-        context = " ".join([*sentences[:at], core, *sentences[at:]])
-        group = []
-        for question, cause in _questions_for(rng, context, facts):
-            answers, starts = _spans(context, cause)
-            digest = hashlib.sha1(f"{prefix}:{total}".encode()).hexdigest()[:24]
-            group.append(Example(digest, question, context, answers, starts))
-            total += 1
-        paragraphs.append(group)
-    return paragraphs
+        return " ".join([*sentences[:at], core, *sentences[at:]]), facts
+
+    return _paragraphs(random.Random(seed), n_examples, prefix, padded_context)
 
 
 DEMO_FILES = {

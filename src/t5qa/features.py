@@ -159,20 +159,7 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
                 )
         labels = tokenizer(text_target=[row["target"] for row in rows], truncation=False)["input_ids"]
         out: dict[str, list[Any]] = {key: [] for key in PASSED_THROUGH if key in batch}
-        for key in (
-            "input_ids",
-            "attention_mask",
-            "labels",
-            "length",
-            "window",
-            "primary",
-            "source_length",
-            "target_length",
-            "input_truncated",
-            "target_truncated",
-            "answer_truncated",
-            "answer_past_cut",
-        ):
+        for key in ("input_ids", "attention_mask", "labels", "length", "window", *DIAGNOSTIC_COLUMNS):
             out[key] = []
         for row, label_ids in zip(rows, labels):
             kept_labels = (
@@ -198,6 +185,16 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
 
 # Columns that go with each row of a question into all of its windows.
 PASSED_THROUGH = ("id", "source", "answers")
+# What the tokenize stats count (per question: its primary row's values), beside what the model reads.
+DIAGNOSTIC_COLUMNS = (
+    "primary",
+    "source_length",
+    "target_length",
+    "input_truncated",
+    "target_truncated",
+    "answer_truncated",
+    "answer_past_cut",
+)
 
 
 def context_windows(

@@ -11,7 +11,7 @@ import pandas as pd
 from t5qa.atomic import atomic_path
 from t5qa.cli import read_table
 from t5qa.errors import InputError
-from t5qa.features import check_template, length_stats, make_tokenize_fn
+from t5qa.features import DIAGNOSTIC_COLUMNS, check_template, length_stats, make_tokenize_fn
 from t5qa.settings import TokenizeSettings
 from t5qa.text import gold_answers
 
@@ -80,18 +80,7 @@ def tokenize_dataset(
 
 def split_stats(encoded: datasets.Dataset) -> dict:
     """Counts per question (its primary row carries the question's diagnostics), and the number of rows."""
-    table = encoded.select_columns(
-        [
-            "primary",
-            "source",
-            "source_length",
-            "target_length",
-            "input_truncated",
-            "target_truncated",
-            "answer_truncated",
-            "answer_past_cut",
-        ]
-    ).to_pandas()
+    table = encoded.select_columns(["source", *DIAGNOSTIC_COLUMNS]).to_pandas()
     questions = table[table["primary"]]
     return {
         "rows": len(questions),
