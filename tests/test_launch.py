@@ -28,11 +28,13 @@ from .workflow_helpers import planned_jobs, snakemake, tiny_config, write_config
 
 CONFIGS = REPO / "config" / "accelerate"
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
-# Prints what the launched process sees: its pid, and the accelerate/torchrun variables of its environment.
+# Writes what the launched process sees (its pid, and the accelerate/torchrun variables of its environment) to a file
+# of its own beside the probe: two processes printing to one pipe can interleave their lines.
 PROBE = """
-import json, os
+import json, os, pathlib
 keep = ("ACCELERATE_", "FSDP_", "RANK", "WORLD_SIZE", "LOCAL_RANK")
-print("PROBE " + json.dumps({"pid": os.getpid(), **{k: v for k, v in os.environ.items() if k.startswith(keep)}}))
+seen = {"pid": os.getpid(), **{k: v for k, v in os.environ.items() if k.startswith(keep)}}
+pathlib.Path(__file__).with_name(f"probe-{os.getpid()}.json").write_text(json.dumps(seen))
 """
 
 
@@ -43,8 +45,9 @@ def launch(tmp_path: Path, *options: str, env: dict | None = None) -> subprocess
     return subprocess.run(command, capture_output=True, text=True, env=env or ONE_THREAD, timeout=300)
 
 
-def probes(result: subprocess.CompletedProcess) -> list[dict]:
-    return [json.loads(line.removeprefix("PROBE ")) for line in result.stdout.splitlines() if line.startswith("PROBE ")]
+def probes(directory: Path) -> list[dict]:
+    """What each launched probe process saw."""
+    return [json.loads(path.read_text()) for path in sorted(directory.glob("probe-*.json"))]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -176,7 +179,7 @@ def test_a_refused_config_is_one_error_line_and_nothing_starts(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
     assert "num_processes 8, but the job has 1 GPU" in errors[0] and "Traceback" not in result.stderr
-    assert not probes(result)
+    assert not probes(tmp_path)
 
 
 # --- hermetic launches, and what starts runs in the launcher's place
@@ -205,7 +208,7 @@ def test_the_poisoned_default_config_does_crash_a_plain_accelerate_launch(tmp_pa
 def test_without_a_named_config_the_users_default_config_never_reaches_the_job(tmp_path, poisoned_hf_home):
     result = launch(tmp_path, "--gpus", "2", env=poisoned_hf_home)
     assert result.returncode == 0, result.stderr[-3000:]
-    seen = probes(result)
+    seen = probes(tmp_path)
     assert sorted(p["RANK"] for p in seen) == ["0", "1"]
     assert all(p.get("ACCELERATE_USE_CPU", "False") == "False" for p in seen), seen
     assert all(p["ACCELERATE_MIXED_PRECISION"] == "no" for p in seen)
@@ -214,7 +217,7 @@ def test_without_a_named_config_the_users_default_config_never_reaches_the_job(t
 def test_a_named_config_reaches_the_job(tmp_path, poisoned_hf_home):
     result = launch(tmp_path, "--gpus", "2", "--accelerate-config", str(CONFIGS / "fsdp.yaml"), env=poisoned_hf_home)
     assert result.returncode == 0, result.stderr[-3000:]
-    seen = probes(result)
+    seen = probes(tmp_path)
     assert len(seen) == 2
     for probe in seen:
         assert probe["ACCELERATE_USE_FSDP"] == "true" and probe["ACCELERATE_MIXED_PRECISION"] == "bf16"
@@ -239,7 +242,7 @@ def test_one_process_replaces_the_launcher(tmp_path, poisoned_hf_home, config):
     )
     out, err = process.communicate(timeout=300)
     assert process.returncode == 0, err[-3000:]
-    (seen,) = probes(subprocess.CompletedProcess([], 0, out, err))
+    (seen,) = probes(tmp_path)
     assert seen["pid"] == process.pid
     if config:
         assert seen["ACCELERATE_MIXED_PRECISION"] == "no" and seen["ACCELERATE_USE_CPU"] == "False"

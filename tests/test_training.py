@@ -439,6 +439,7 @@ def test_the_validation_sample_is_fixed_by_the_seed_and_keeps_golds_aligned(tmp_
             "attention_mask": [[1] * (1 + i % 7) for i in range(rows)],
             "labels": [[i, 1] for i in range(rows)],
             "answers": [[f"gold {i}"] if i % 3 else [] for i in range(rows)],
+            "primary": [i % 10 != 9 for i in range(rows)],  # rows 9, 19, ...: a question's other windows
         }
     )
     splits = datasets.DatasetDict({"train": validation, "validation": validation})
@@ -452,7 +453,8 @@ def test_the_validation_sample_is_fixed_by_the_seed_and_keeps_golds_aligned(tmp_
     assert lengths == sorted(lengths, reverse=True)  # longest first
     assert first.golds == [[f"gold {i}"] if i % 3 else [] for i in chosen]
     everything = load_eval_set(splits, tmp_path, 1000, seed=1)
-    assert len(everything.golds) == rows
+    assert len(everything.golds) == rows - 4  # only primary windows are scored
+    assert all(labels[0] % 10 != 9 for labels in everything.examples["labels"])
 
 
 def test_evaluation_batches_keep_the_order_the_golds_are_matched_by(prepared, tmp_path):
