@@ -76,6 +76,7 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from t5qa import attention
     from t5qa.batching import token_budget_batches
     from t5qa.predict import auto_max_new_tokens, generate_batch, load_validation
     from t5qa.settings import PredictSettings
@@ -84,6 +85,7 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     inputs = validation["input_ids"]
     tokenizer = AutoTokenizer.from_pretrained(work / "model")
     model = AutoModelForSeq2SeqLM.from_pretrained(work / "model").eval()
+    attention.use_merged_bias(model)  # as the predict step runs it
     stats = json.loads((work / "tokenize_stats.json").read_text())
     longest = stats["train"]["target_length"]["max"]
     settings = PredictSettings.from_dict(

@@ -184,6 +184,7 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
+    from t5qa import attention
     from t5qa.predict import load_model
     from t5qa.settings import TrainSettings
     from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
@@ -203,6 +204,7 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     )
     train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
     tokenizer, model = load_model(work / "model")
+    attention.use_merged_bias(model)  # as the train step runs it
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     args = training_arguments(settings, work / "bench-checkpoints", 33)
     timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}
@@ -319,6 +321,7 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from t5qa import attention
     from t5qa.batching import token_budget_batches
     from t5qa.predict import auto_max_new_tokens, choose_answer, generate_batch, group_windows, load_validation
     from t5qa.settings import PredictSettings
@@ -336,6 +339,7 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     texts: dict[int, str] = {}
     started = clock()
     if strategy == "pipeline":
+        attention.use_merged_bias(model)  # as the predict step runs it: the bias+mask merged once per pass
         longest = stats["train"]["target_length"]["max"]
         settings = PredictSettings.from_dict(
             {

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
+from t5qa import attention
 from t5qa.atomic import atomic_path, check_destination
 from t5qa.batching import token_budget_batches
 from t5qa.cli import first_line
@@ -236,6 +237,7 @@ def predict(
             "was it tokenized with another tokenizer?"
         )
     model = model.to(state.device).eval()
+    attention.use_merged_bias(model)
     if state.device.type == "cuda" and torch.cuda.is_bf16_supported() and settings.precision != "fp32":
         model = model.to(torch.bfloat16)
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -268,6 +270,7 @@ def predict(
         results.extend(zip(batch, generated))
         if ticker:
             ticker.update(done)
+    attention.release()
 
     everything = gather_object(results) if state.num_processes > 1 else results
     if state.is_main_process:

@@ -57,6 +57,7 @@ from transformers import (
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import seed_worker
 
+from t5qa import attention
 from t5qa.batching import TokenBudgetBatchSampler
 from t5qa.cli import first_line
 from t5qa.errors import InputError
@@ -694,6 +695,8 @@ def train(
         load_eval_set(splits, tokenized_dir, settings.eval_examples, settings.seed) if settings.eval_steps else None
     )
     tokenizer, model = load_model(model_source)
+    if not (settings.gradient_checkpointing or settings.torch_compile):  # both re-run or trace the layers
+        attention.use_merged_bias(model)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     # generate()'s max_length counts the decoder's start token: one more than prediction's max_new_tokens.
     generation_max_length = auto_max_new_tokens(longest_target, tokenize_settings.max_target_length) + 1
