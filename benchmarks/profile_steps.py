@@ -119,6 +119,7 @@ def profile_training(work: Path, steps: int) -> dict:
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
+    from t5qa import attention
     from t5qa.predict import load_model
     from t5qa.settings import TrainSettings
     from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
@@ -137,6 +138,7 @@ def profile_training(work: Path, steps: int) -> dict:
     )
     train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
     tokenizer, model = load_model(work / "model")
+    attention.use_merged_bias(model)  # as the train step runs it
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     clock = Clock()
     marks: dict[str, float] = {}
