@@ -214,7 +214,8 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     )
     train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
     tokenizer, model = load_model(work / "model")
-    attention.use_merged_bias(model)  # as the train step runs it
+    if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
+        attention.use_merged_bias(model)  # as the train step runs it
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     args = training_arguments(settings, work / "bench-checkpoints", 33)
     timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}
@@ -349,7 +350,8 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     texts: dict[int, str] = {}
     started = clock()
     if strategy == "pipeline":
-        attention.use_merged_bias(model)  # as the predict step runs it: the bias+mask merged once per pass
+        if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
+            attention.use_merged_bias(model)  # as the predict step runs it: the bias+mask merged once per pass
         longest = stats["train"]["target_length"]["max"]
         settings = PredictSettings.from_dict(
             {
@@ -575,6 +577,11 @@ def main() -> None:
         "other work from stalling OpenMP's barriers, which would measure the contention instead of the set-up",
     )
     parser.add_argument(
+        "--stock-attention",
+        action="store_true",
+        help="the pipeline without its merged attention bias (t5qa.attention), to measure what that brings",
+    )
+    parser.add_argument(
         "--clock",
         choices=["wall", "cpu"],
         default="wall",
@@ -583,6 +590,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["T5QA_BENCH_CLOCK"] = args.clock
+    if args.stock_attention:
+        os.environ["T5QA_BENCH_STOCK_ATTENTION"] = "1"  # read by the measurements in their child processes
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before torch is imported here or in a child
     out = Path(args.out)
@@ -599,6 +608,7 @@ def main() -> None:
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "clock": args.clock,
+            "pipeline_attention": "stock SDPA" if args.stock_attention else "merged bias (t5qa.attention)",
             "cuda": torch.cuda.is_available(),
             "load_average_at_start": os.getloadavg(),
         },
@@ -663,7 +673,8 @@ def markdown(r: dict) -> str:
     s = r["settings"]
     lines = [
         f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads per "
-        f"measurement; rates per second of {'CPU time' if m['clock'] == 'cpu' else 'wall time'}), "
+        f"measurement; rates per second of {'CPU time' if m['clock'] == 'cpu' else 'wall time'}; pipeline attention: "
+        f"{m.get('pipeline_attention', 'merged bias')}), "
         f"CUDA {m['cuda']}. Model: scratch T5 d_model {r['model']['d_model']}, {r['model']['num_layers']}+"
         f"{r['model']['num_decoder_layers']} layers, a tokenizer and a {s['finetune_steps']}-step fine-tune per "
         f"distribution. Load average (1/5/15 min) {fmt_load(m['load_average_at_start'])} at the start, "
