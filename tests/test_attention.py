@@ -4,6 +4,7 @@ numbers as transformers' own SDPA attention, bit for bit without gradients, to f
 import pytest
 import torch
 from transformers import AutoTokenizer
+from transformers.integrations.sdpa_attention import create_position_bias_mask
 
 from t5qa import attention
 from t5qa.predict import generate_batch
@@ -28,8 +29,15 @@ def padded_batch(tokenizer):
     return [tokenizer(t)["input_ids"] for t in texts]
 
 
-def test_the_merged_attention_is_in_use_and_gives_the_same_numbers(models):
+def test_the_merged_attention_is_in_use_and_gives_the_same_numbers(models, monkeypatch):
     tokenizer, stock, merged = models
+    merges = []
+
+    def counting(*args):
+        merges.append(args[0].shape)
+        return create_position_bias_mask(*args)
+
+    monkeypatch.setattr(attention, "create_position_bias_mask", counting)
     assert stock.config._attn_implementation == "sdpa"
     assert merged.config._attn_implementation == attention.NAME
     features = tokenizer.pad({"input_ids": padded_batch(tokenizer)}, return_tensors="pt")
@@ -37,7 +45,8 @@ def test_the_merged_attention_is_in_use_and_gives_the_same_numbers(models):
     with torch.inference_mode():
         expected = stock(**features, labels=labels)
         got = merged(**features, labels=labels)
-    assert attention._merged.entries  # the merged path ran
+    # One merge per stack (the encoder's self-attention, the decoder's cross-attention), not one per layer (3 each).
+    assert len(merges) == 2
     assert torch.equal(got.encoder_last_hidden_state, expected.encoder_last_hidden_state)
     assert torch.equal(got.logits, expected.logits)
 
@@ -52,8 +61,6 @@ def test_generation_gives_the_same_answers_and_scores(models, num_beams):
         expected = generate_batch(stock, tokenizer, inputs, settings, na_ids, torch.device("cpu"))
         got = generate_batch(merged, tokenizer, inputs, settings, na_ids, torch.device("cpu"))
     assert got == expected
-    attention.release()
-    assert not attention._merged.entries
 
 
 def test_training_gets_the_same_loss_and_gradients_and_the_saved_model_names_no_custom_attention(models, tmp_path):
@@ -73,6 +80,22 @@ def test_training_gets_the_same_loss_and_gradients_and_the_saved_model_names_no_
     assert torch.equal(merged_loss, stock_loss)  # the forward pass is the same computation
     for a, b in zip(stock_grads, merged_grads):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
-    attention.release()
     merged.save_pretrained(tmp_path)
     assert attention.NAME not in (tmp_path / "config.json").read_text()
+
+
+@pytest.mark.parametrize(
+    "settings, environ, allowed",
+    [
+        ({}, {}, True),
+        ({"gradient_checkpointing": True}, {}, False),
+        ({"torch_compile": True}, {}, False),
+        ({}, {"FSDP_ACTIVATION_CHECKPOINTING": "true"}, False),  # an accelerate config's FSDP checkpointing
+        ({}, {"FSDP_ACTIVATION_CHECKPOINTING": "false", "ACCELERATE_DYNAMO_BACKEND": "NO"}, True),
+        ({}, {"ACCELERATE_DYNAMO_BACKEND": "INDUCTOR"}, False),  # an accelerate config's torch.compile
+    ],
+)
+def test_training_keeps_the_stock_attention_where_layers_are_re_run_or_traced(settings, environ, allowed):
+    from t5qa.settings import TrainSettings
+
+    assert attention.merged_bias_allowed(TrainSettings.from_dict(settings), environ) is allowed

@@ -270,7 +270,6 @@ def predict(
         results.extend(zip(batch, generated))
         if ticker:
             ticker.update(done)
-    attention.release()
 
     everything = gather_object(results) if state.num_processes > 1 else results
     if state.is_main_process:

@@ -695,7 +695,7 @@ def train(
         load_eval_set(splits, tokenized_dir, settings.eval_examples, settings.seed) if settings.eval_steps else None
     )
     tokenizer, model = load_model(model_source)
-    if not (settings.gradient_checkpointing or settings.torch_compile):  # both re-run or trace the layers
+    if attention.merged_bias_allowed(settings):
         attention.use_merged_bias(model)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     # generate()'s max_length counts the decoder's start token: one more than prediction's max_new_tokens.
