@@ -187,6 +187,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def pipeline_attention(model) -> None:
+    """The attention the train and predict steps run (the merged bias), unless --stock-attention asked for the
+    stock one."""
+    from t5qa import attention
+
+    if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
+        attention.use_merged_bias(model)
+
+
 def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, warmup: int) -> dict:
     """`steps` optimizer steps (after `warmup`) of the train step's own QATrainer, set up as train() sets it up;
     the time inside training_step (forward + backward) against the whole step (data, collation, optimizer,
@@ -194,7 +203,6 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
-    from t5qa import attention
     from t5qa.predict import load_model
     from t5qa.settings import TrainSettings
     from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
@@ -214,8 +222,7 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     )
     train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
     tokenizer, model = load_model(work / "model")
-    if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
-        attention.use_merged_bias(model)  # as the train step runs it
+    pipeline_attention(model)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     args = training_arguments(settings, work / "bench-checkpoints", 33)
     timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}
@@ -332,7 +339,6 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa import attention
     from t5qa.batching import token_budget_batches
     from t5qa.predict import auto_max_new_tokens, choose_answer, generate_batch, group_windows, load_validation
     from t5qa.settings import PredictSettings
@@ -350,8 +356,7 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     texts: dict[int, str] = {}
     started = clock()
     if strategy == "pipeline":
-        if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
-            attention.use_merged_bias(model)  # as the predict step runs it: the bias+mask merged once per pass
+        pipeline_attention(model)
         longest = stats["train"]["target_length"]["max"]
         settings = PredictSettings.from_dict(
             {
