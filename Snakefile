@@ -16,7 +16,7 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, "src/t5qa/config.schema.yaml")
 # validate() inserts the schema's default objects by reference: give every source its own copy.
 config.update(json.loads(json.dumps(config)))
 # What the schema cannot see (a dataset naming an undeclared source, a source listed twice, ...): one line each.

@@ -32,7 +32,7 @@ def config(tmp_path):
     from snakemake.utils import validate
 
     config = tiny_config(write_tiny_sources(tmp_path))
-    validate(config, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    validate(config, str(REPO / "src" / "t5qa" / "config.schema.yaml"))
     return copy.deepcopy(config)
 
 

@@ -1,6 +1,6 @@
 """One typed settings object per step, built once from the step's `--settings` JSON.
 
-Every setting's type, range and default live in one place, the config schema (workflow/schemas/config.schema.yaml):
+Every setting's type, range and default live in one place, the config schema (src/t5qa/config.schema.yaml):
 Snakemake fills the defaults into the config when it validates it, and a step's settings object takes each field's
 rules from the schema entry named in the field's metadata. A rule passes `Settings.from_config(config)` as one
 tracked JSON param; the step's script parses it back with `Settings.from_json(text)`, which fills in the same
@@ -25,7 +25,7 @@ from t5qa.errors import InputError
 from t5qa.sources import SPLITS
 
 # The repository's schema: the package is installed editable (`make install`), so it is found from here.
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")  # package data: works installed or not
 
 
 def _is_integer(checker, instance) -> bool:
