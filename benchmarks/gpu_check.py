@@ -462,7 +462,8 @@ def summarise_training(row: dict, model_dir: Path, data: dict, terms: dict, peak
 
 def pipeline_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, device, peak) -> dict:
     """t5qa.train.train in this process, as workflow/scripts/train.py calls it for one GPU."""
-    from t5qa.train import train, use_bf16
+    from t5qa.model_io import use_bf16
+    from t5qa.train import train
 
     row.update(batch_size=plan.batch_size, precision="bf16 autocast" if use_bf16("auto") else "fp32")
     free_memory(device)
@@ -493,8 +494,10 @@ def pipeline_predict(row: dict, work: Path, terms: dict, device, peak) -> dict:
     import datasets
     from transformers import AutoTokenizer
 
-    from t5qa.predict import auto_max_new_tokens, predict, read_tokenize_stats
+    from t5qa.model_io import auto_max_new_tokens
+    from t5qa.predict import predict
     from t5qa.settings import PredictSettings
+    from t5qa.tokenize_stats import read_tokenize_stats
 
     tokenized_with, longest = read_tokenize_stats(work / "tokenize_stats.json")
     max_new_tokens = auto_max_new_tokens(longest, tokenized_with.max_target_length)  # the script's "auto"
@@ -568,7 +571,7 @@ def launcher(processes: int) -> list[str]:
 def script_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, peak, budget: Budget) -> dict:
     """workflow/scripts/train.py in its own process(es), from the same starting model: torch_compile on, or
     several processes."""
-    from t5qa.train import use_bf16
+    from t5qa.model_io import use_bf16
 
     row.update(batch_size=plan.batch_size, precision="bf16 autocast" if use_bf16("auto") else "fp32")
     name = f"model-{row['processes']}p{'-compiled' if row['compile'] else ''}"
@@ -670,8 +673,8 @@ def run_all(args, plan: Plan, budget: Budget, work: Path) -> dict:
     import datasets
     from transformers import AutoTokenizer
 
+    from t5qa.model_io import use_bf16
     from t5qa.progress import quiet_library_bars
-    from t5qa.train import use_bf16
 
     quiet_library_bars()  # in a log file, no carriage-return bars from loading and saving
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

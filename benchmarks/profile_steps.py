@@ -78,7 +78,8 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
 
     from t5qa import attention
     from t5qa.batching import token_budget_batches
-    from t5qa.predict import auto_max_new_tokens, generate_batch, load_validation
+    from t5qa.model_io import auto_max_new_tokens
+    from t5qa.predict import generate_batch, load_validation
     from t5qa.settings import PredictSettings
 
     validation = load_validation(work / "tokenized")
@@ -120,9 +121,10 @@ def profile_training(work: Path, steps: int) -> dict:
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
     from t5qa import attention
-    from t5qa.predict import load_model
+    from t5qa.model_io import load_model
     from t5qa.settings import TrainSettings
-    from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
+    from t5qa.train import QATrainer, training_arguments
+    from t5qa.training_data import load_splits, load_train_split
 
     warmup = 2
     settings = TrainSettings.from_dict(

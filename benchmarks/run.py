@@ -203,9 +203,10 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     import torch
     from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
-    from t5qa.predict import load_model
+    from t5qa.model_io import load_model
     from t5qa.settings import TrainSettings
-    from t5qa.train import QATrainer, load_splits, load_train_split, training_arguments
+    from t5qa.train import QATrainer, training_arguments
+    from t5qa.training_data import load_splits, load_train_split
 
     work = Path(work)
     settings = TrainSettings.from_dict(
@@ -340,7 +341,8 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from t5qa.batching import token_budget_batches
-    from t5qa.predict import auto_max_new_tokens, choose_answer, generate_batch, group_windows, load_validation
+    from t5qa.model_io import auto_max_new_tokens
+    from t5qa.predict import choose_answer, generate_batch, group_windows, load_validation
     from t5qa.settings import PredictSettings
 
     torch.manual_seed(0)

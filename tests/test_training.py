@@ -19,10 +19,11 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import DataCollatorForSeq2Seq
 
-from t5qa.predict import load_model
+from t5qa.model_io import load_model
 from t5qa.scoring import aggregate, score_one
 from t5qa.settings import TrainSettings
-from t5qa.train import QATrainer, load_eval_set, load_train_split, training_arguments
+from t5qa.train import QATrainer, training_arguments
+from t5qa.training_data import load_eval_set, load_train_split
 
 from .conftest import REPO, SCRIPTS, run_script
 from .workflow_helpers import TINY_MODEL, write_tiny_sources
@@ -485,9 +486,10 @@ import json, sys
 from pathlib import Path
 import datasets
 from transformers import DataCollatorForSeq2Seq
-from t5qa.predict import load_model
+from t5qa.model_io import load_model
 from t5qa.settings import TrainSettings
-from t5qa.train import QATrainer, load_eval_set, load_train_split, make_scorer, training_arguments
+from t5qa.train import QATrainer, training_arguments
+from t5qa.training_data import load_eval_set, load_train_split, make_scorer
 
 prepared, model_dir, out = map(Path, sys.argv[1:])
 splits = datasets.load_from_disk(str(prepared / "tokenized"))

@@ -50,6 +50,19 @@ def read_json_file(path: Path, what: str):
     return load_json(text, str(path))
 
 
+def require_object(value, path: Path, what: str, keys=(), objects=()) -> dict:
+    """`value` as a reader uses it: a JSON object with `keys`, of which `objects` are JSON objects too."""
+    if not isinstance(value, dict):
+        raise InputError(f"{path}: {what} must be a JSON object, not {json_kind(value)}")
+    missing = [key for key in dict.fromkeys([*keys, *objects]) if key not in value]
+    if missing:
+        raise InputError(f"{path}: {what}: missing {', '.join(missing)}")
+    for key in objects:
+        if not isinstance(value[key], dict):
+            raise InputError(f"{path}: {what}: {key} must be a JSON object, not {json_kind(value[key])}")
+    return value
+
+
 def parse_settings(text: str, where: str = "--settings") -> dict:
     """A JSON object given on the command line."""
     settings = load_json(text, where)

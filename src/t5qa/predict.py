@@ -25,7 +25,7 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import gather_object
 from tqdm import tqdm
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from t5qa import attention
@@ -33,9 +33,10 @@ from t5qa.atomic import atomic_path, check_destination
 from t5qa.batching import token_budget_batches
 from t5qa.cli import first_line
 from t5qa.errors import InputError
-from t5qa.features import PRETRAINED_ERRORS, prediction_to_answer
+from t5qa.features import prediction_to_answer
+from t5qa.model_io import load_model
 from t5qa.progress import Ticker, on_terminal
-from t5qa.settings import PredictSettings, TokenizeSettings
+from t5qa.settings import PredictSettings
 
 log = logging.getLogger("t5qa.predict")
 
@@ -44,28 +45,6 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     """Longest first, so an out-of-memory batch fails at once rather than at the end."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def read_tokenize_stats(path: Path) -> tuple[TokenizeSettings, int]:
-    """What prediction takes from the tokenize step: its settings (the unanswerable target, the target length
-    limit) and the longest training target, from the stats JSON it wrote."""
-    if not path.is_file():
-        raise InputError(f"{path}: tokenize stats not found")
-    try:
-        stats = json.loads(path.read_text(encoding="utf-8"))
-        longest, settings = stats["train"]["target_length"]["max"], stats["settings"]
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise InputError(f"{path}: not a JSON file ({err})") from err
-    except (KeyError, TypeError) as err:
-        raise InputError(f"{path}: not a tokenize stats file (no train.target_length.max and settings)") from err
-    if type(longest) is not int or longest < 1:
-        raise InputError(f"{path}: train.target_length.max must be a positive integer")
-    return TokenizeSettings.from_dict(settings, where=f"{path}: settings"), longest
-
-
-def auto_max_new_tokens(longest_target: int, max_target_length: int) -> int:
-    """Long enough for every training target (+1 for the end token), never past the training limit."""
-    return min(max_target_length, longest_target + 1)
 
 
 def load_validation(tokenized_dir: Path, split: str = "validation") -> dict[str, list]:
@@ -199,18 +178,6 @@ def generate_batch(model, tokenizer, input_ids: list[list[int]], settings: Predi
 
 def _is_token_ids(ids) -> bool:
     return isinstance(ids, list) and bool(ids) and all(type(t) is int and t >= 0 for t in ids)
-
-
-def load_model(model_dir: Path):
-    """The trained model and the tokenizer saved beside it."""
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
-    except PRETRAINED_ERRORS as err:
-        raise InputError(f"{model_dir}: not a model folder or a cached hub model ({first_line(err)})") from err
-    if tokenizer.pad_token_id is None:
-        raise InputError(f"{model_dir}: the tokenizer has no padding token, which batching needs")
-    return tokenizer, model
 
 
 def predict(

@@ -12,9 +12,10 @@ import math
 from pathlib import Path
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import json_kind, read_json_file
+from t5qa.cli import read_json_file, require_object
 from t5qa.errors import InputError
 from t5qa.sources import SPLITS
+from t5qa.tokenize_stats import TRUNCATION_KEYS, load_tokenize_stats
 
 # The official SQuAD v2.0 keys (HasAns_*/NoAns_* only where such questions exist) and ROUGE-L.
 SCORE_KEYS = (
@@ -30,8 +31,6 @@ SCORE_KEYS = (
     "rougeL_f1",
 )
 LENGTH_KEYS = ("mean", "p50", "p90", "p95", "p99", "max")
-TRUNCATION_KEYS = ("model_inputs", "inputs_truncated", "targets_truncated", "answers_past_cut", "answers_unseen")
-SPLIT_KEYS = ("rows", "rows_per_source", "source_length", "target_length", *TRUNCATION_KEYS)
 NORMALIZE_KEYS = ("rows_read", "rows_written", "dropped", "kept")
 MISSING = "–"
 
@@ -233,7 +232,7 @@ def load_report_inputs(
         source: {split: _read_normalize_stats(path) for split, path in splits.items()}
         for source, splits in normalize_stats_paths.items()
     }
-    return metrics, normalize_stats, _read_tokenize_stats(tokenize_stats_path)
+    return metrics, normalize_stats, load_tokenize_stats(tokenize_stats_path)
 
 
 def write_report_page(path: str | Path, page: str) -> None:
@@ -243,42 +242,22 @@ def write_report_page(path: str | Path, page: str) -> None:
 
 
 def _read_metrics(path: Path, sources: list[str]) -> dict:
-    metrics = _require(read_json_file(path, "metrics"), path, "metrics", ["exact", "f1", "total"], ["baselines"])
+    metrics = require_object(read_json_file(path, "metrics"), path, "metrics", ["exact", "f1", "total"], ["baselines"])
     # The metrics step breaks the scores down only for a dataset of several sources.
     if len(sources) > 1 and "per_source" not in metrics:
         raise InputError(f"{path}: metrics: missing per_source, though the dataset has {len(sources)} sources")
     for name, row in metrics.get("per_source", {}).items():
-        _require(row, path, f"per_source {name!r}")
+        require_object(row, path, f"per_source {name!r}")
     for name, baseline in metrics["baselines"].items():
-        _require(baseline, path, f"baseline {name!r}")
+        require_object(baseline, path, f"baseline {name!r}")
     return metrics
 
 
 def _read_normalize_stats(path: Path) -> dict:
-    stats = _require(
+    stats = require_object(
         read_json_file(path, "normalize stats"), path, "normalize stats", NORMALIZE_KEYS, ["dropped", "kept"]
     )
     for reason, dropped in stats["dropped"].items():
         if isinstance(dropped, dict) and "count" not in dropped:
             raise InputError(f"{path}: dropped {reason!r} has no count")
     return stats
-
-
-def _read_tokenize_stats(path: Path) -> dict:
-    stats = _require(read_json_file(path, "tokenize stats"), path, "tokenize stats", objects=[*SPLITS, "settings"])
-    for split in SPLITS:
-        _require(stats[split], path, split, SPLIT_KEYS, ["rows_per_source", "source_length", "target_length"])
-    return stats
-
-
-def _require(value, path: Path, what: str, keys=(), objects=()) -> dict:
-    """`value` as the page reads it: a JSON object with `keys`, of which `objects` are JSON objects too."""
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: {what} must be a JSON object, not {json_kind(value)}")
-    missing = [key for key in dict.fromkeys([*keys, *objects]) if key not in value]
-    if missing:
-        raise InputError(f"{path}: {what}: missing {', '.join(missing)}")
-    for key in objects:
-        if not isinstance(value[key], dict):
-            raise InputError(f"{path}: {what}: {key} must be a JSON object, not {json_kind(value[key])}")
-    return value

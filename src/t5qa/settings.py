@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Self
 import jsonschema
 import yaml
 
+from t5qa import SPLITS
 from t5qa.cli import load_json
 from t5qa.errors import InputError
-from t5qa.sources import SPLITS
 
 # The repository's schema: the package is installed editable (`make install`), so it is found from here.
 SCHEMA_PATH = Path(__file__).resolve().with_name("config.schema.yaml")  # package data: works installed or not

@@ -7,11 +7,9 @@ strict), so they are read as they are, never defaulted again here.
 
 from __future__ import annotations
 
+from t5qa import ALL_SPLITS, SPLITS, TEST  # noqa: F401  (re-exported: the rules read them here)
 from t5qa.formats import FORMATS
-
-SPLITS = ("train", "validation")  # every source has a train file; validation may be carved out of it
-TEST = "test"  # a source may declare a test file too: never trained on, only scored when an evaluation asks
-ALL_SPLITS = (*SPLITS, TEST)
+from t5qa.settings import NormalizeSettings
 
 
 def raw_extension(spec: dict) -> str:
@@ -46,8 +44,6 @@ def normalize_settings(spec: dict, split: str) -> dict:
     keeps `validation_fraction` of the rows and train the rest, so the two never share a row. A test table is its
     own file, as it is.
     """
-    from t5qa.settings import NormalizeSettings  # imported here: settings imports this module's SPLITS
-
     _check_available(spec)
     carved = "validation" not in spec and split != TEST
     holdout = {"fraction": spec["validation_fraction"], "part": split} if carved else None

@@ -13,8 +13,10 @@ from pathlib import Path
 from t5qa import cli
 from t5qa.batching import use_job_threads
 from t5qa.errors import InputError
-from t5qa.predict import auto_max_new_tokens, predict, read_tokenize_stats
+from t5qa.model_io import auto_max_new_tokens
+from t5qa.predict import predict
 from t5qa.settings import PredictSettings
+from t5qa.tokenize_stats import read_tokenize_stats
 
 
 def main() -> None:

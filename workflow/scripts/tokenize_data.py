@@ -12,11 +12,12 @@ import argparse
 import logging
 
 from t5qa import cli
-from t5qa.atomic import check_destination, write_json
+from t5qa.atomic import check_destination
 from t5qa.errors import InputError
 from t5qa.features import load_tokenizer
 from t5qa.settings import TokenizeSettings
 from t5qa.tokenize_data import tokenize_dataset
+from t5qa.tokenize_stats import write_tokenize_stats
 
 log = logging.getLogger("t5qa.tokenize_data")
 
@@ -49,9 +50,8 @@ def main() -> None:
     check_destination(args.stats)
     tokenizer = load_tokenizer(args.tokenizer)
     stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
-    stats["settings"] = settings.as_dict()
-    write_json(args.stats, stats)
-    log.info("tokenized %s", {split: s["rows"] for split, s in stats.items() if split != "settings"})
+    write_tokenize_stats(args.stats, stats, settings)
+    log.info("tokenized %s", {split: s["rows"] for split, s in stats.items()})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""The trainer's callbacks: stop on a signal with a checkpoint, progress lines in a log file, the checkpoint marker,
+the best model and early stopping, TensorBoard events, and the sampler's epoch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from transformers import TrainerCallback
+
+from t5qa.checkpoints import RUN_MARKER, prune_best_models, save_best_model
+from t5qa.progress import Ticker
+from t5qa.settings import TrainSettings
+
+if TYPE_CHECKING:
+    from t5qa.train import QATrainer
+
+log = logging.getLogger("t5qa.train")
+
+
+class StopOnSignal(TrainerCallback):
+    """Turns SIGTERM into 'save a checkpoint and stop' at the next step boundary, on every rank at once.
+
+    Created before the data and model are loaded, so a signal that arrives while they load is not lost.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        log.warning("SIGTERM received: saving a checkpoint at the end of this step, then exiting")
+        self.requested = True
+
+    def _any_rank_requested(self, args) -> bool:
+        if args.world_size <= 1:
+            return self.requested
+        flag = torch.tensor([int(self.requested)], device=args.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._any_rank_requested(args):
+            log.warning("stopping at step %d: saving checkpoint-%d", state.global_step, state.global_step)
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped = True
+        return control
+
+
+class ProgressLines(TrainerCallback):
+    """Where no terminal shows tqdm's bar (a log file, a Slurm log): one readable line every so often."""
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.ticker = Ticker(log, "train steps", state.max_steps, unit="steps")
+        self.ticker.update(state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.ticker.update(state.global_step, extra=f"epoch {state.epoch:.2f}")
+
+
+class MarkCompleteCheckpoints(TrainerCallback):
+    """After every rank has written its part of a checkpoint, the main process adds the run's fingerprint.
+
+    The marker is what makes a checkpoint resumable: a folder without it was cut short (or predates this code).
+    """
+
+    def __init__(self, fingerprint: dict):
+        self.fingerprint = fingerprint
+
+    def on_save(self, args, state, control, **kwargs):
+        if args.world_size > 1:
+            torch.distributed.barrier()  # rng_state_<rank>.pth of every rank is on disk
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            marker = {"step": state.global_step, "best_step": state.best_global_step, "fingerprint": self.fingerprint}
+            tmp = folder / f".{RUN_MARKER}.tmp"
+            tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+            tmp.replace(folder / RUN_MARKER)
+            # The newest complete checkpoint now names the current best: no older best model can be needed.
+            prune_best_models(Path(args.output_dir), keep={state.best_global_step})
+        if args.world_size > 1:
+            torch.distributed.barrier()
+        return control
+
+
+class KeepBest(TrainerCallback):
+    """After each evaluation: keep the model if it beats the best so far, and stop early after `patience`
+    evaluations without one that does. Also evaluates the last step, which `eval_steps` need not divide.
+
+    The best value and step live in the Trainer's state (best_metric, best_global_step), which every checkpoint
+    saves and a resumed run restores; the model itself is saved to best-<step> beside the checkpoints.
+    """
+
+    def __init__(self, trainer: QATrainer, settings: TrainSettings):
+        self.trainer = trainer
+        self.key = f"eval_{settings.best_metric}"
+        self.greater_is_better = settings.best_metric != "loss"
+        self.eval_steps = settings.eval_steps
+        self.patience = settings.patience
+        self.stopped_early = False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps and state.global_step % self.eval_steps:
+            control.should_evaluate = True
+        return control
+
+    def is_better(self, value: float, best: float | None) -> bool:
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        return value > best if self.greater_is_better else value < best
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        value = (metrics or {}).get(self.key)
+        if value is not None and self.is_better(value, state.best_metric):
+            state.best_metric, state.best_global_step = value, state.global_step
+            save_best_model(self.trainer, state.global_step)
+            return control
+        waited = evaluations_since(state, state.best_global_step)
+        if self.patience and waited >= self.patience and not control.should_training_stop:
+            log.info(
+                "stopping early at step %d: %d evaluations without a better %s than %s at step %s",
+                state.global_step,
+                waited,
+                self.key,
+                state.best_metric,
+                state.best_global_step,
+            )
+            control.should_training_stop = True
+            self.stopped_early = True
+        return control
+
+
+def evaluations_since(state, step: int | None) -> int:
+    """Evaluations logged after `step` (all of them when there is no best yet); the log history is restored on
+    resume, so early stopping counts across preemptions."""
+    return sum(1 for entry in state.log_history if "eval_loss" in entry and (step is None or entry["step"] > step))
+
+
+class TensorBoardEvents(TrainerCallback):
+    """Every logged value as a TensorBoard scalar (train/loss, eval/f1, ...), written offline as training goes.
+
+    A resumed run purges the events a killed attempt wrote after the checkpoint it resumes from, so the curves
+    show each step once.
+    """
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.writer = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(
+                str(self.log_dir), purge_step=state.global_step + 1 if state.global_step else None
+            )
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.writer is None:
+            return
+        for key, value in (logs or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                tag = f"eval/{key.removeprefix('eval_')}" if key.startswith("eval_") else f"train/{key}"
+                self.writer.add_scalar(tag, value, state.global_step)
+        self.writer.flush()
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.writer is not None:
+            self.writer.close()
+
+
+class SetSamplerEpoch(TrainerCallback):
+    """Tells the sampler which epoch begins. accelerate forwards set_epoch through its sampler wrappers, but not
+    through all of them (two processes resuming mid-epoch nest one wrapper deeper than it looks), so do it here.
+    At an epoch's start `state.epoch` is that epoch's number; in a resumed run it is the fraction reached, whose
+    whole part is the epoch being resumed."""
+
+    def __init__(self, trainer: QATrainer):
+        self.trainer = trainer
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        sampler = getattr(self.trainer, "epoch_sampler", None)
+        if sampler is not None:
+            sampler.set_epoch(int(round(state.epoch, 6)))
+        return control
