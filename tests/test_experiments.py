@@ -228,3 +228,47 @@ def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
         "metrics": 3,
         "summary": 1,
     }
+
+
+def test_each_record_names_every_folder_it_shares(config):
+    """The complete record (t5qa.experiments.link_shared): shared folder prefixes and whose trained model is used."""
+    config["experiments"] = {
+        "lr": {"train": {"learning_rate": 0.001}},
+        "lr_again": {"train": {"learning_rate": 0.001}, "predict": {"num_beams": 2}},
+        "beams": {"predict": {"num_beams": 2}},
+        "long": {"tokenize": {"max_source_length": 100}},
+        "words": {"tokenize": {"unanswerable_target": "none"}},
+        "wider": {"model": {"scratch": {"architecture": {"d_ff": 96}}}},
+        "hub": {"model": {"name_or_path": "t5-small", "tokenizer": "t5-small"}},
+    }
+    records = build_experiments(config)
+    shared = {name: (r["tokenization"], r["scratch_tokenizer"], r["model"]) for name, r in records.items()}
+    assert shared["default"] == shared["lr"] == shared["beams"] == ("", "", "")
+    tok, stok, mod = shared["long"]
+    assert tok.startswith("tok-") and stok == mod == ""  # a longer input: the tokenizer and model stay
+    tok, stok, mod = shared["words"]
+    assert tok.startswith("tok-") and stok.startswith("tokenizer-") and mod.startswith("model-")  # a new word to learn
+    assert shared["wider"][:2] == ("", "") and shared["wider"][2].startswith("model-")
+    assert records["hub"]["hub"]["model"].startswith("hub-") and records["default"]["hub"] == {
+        "model": "",
+        "tokenizer": "",
+    }
+    # Trained by the first experiment that trains alike: predict settings alone train nothing new.
+    trained_by = {name: r["trained_by"] for name, r in records.items()}
+    assert trained_by["default"] == trained_by["beams"] == ""
+    assert trained_by["lr"] == trained_by["lr_again"] == "experiments/lr/"
+    assert trained_by["long"] == "experiments/long/" and trained_by["wider"] == "experiments/wider/"
+
+
+def test_shared_indexes_point_each_prefix_at_one_user(config):
+    from t5qa.experiments import hub_index, shared_index
+
+    config["experiments"] = {
+        "a": {"tokenize": {"max_source_length": 100}},
+        "b": {"tokenize": {"max_source_length": 100}},
+    }
+    records = build_experiments(config)
+    index = shared_index(records, "tokenization")
+    assert index[""] is records["default"] and index[records["a"]["tokenization"]] is records["a"]  # a first, not b
+    assert len(index) == 2
+    assert hub_index(records, "model") == {"": "scratch"}

@@ -8,17 +8,13 @@ import logging
 import math
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
-from transformers import TrainerCallback
+from transformers import Seq2SeqTrainer, TrainerCallback
 
 from t5qa.checkpoints import RUN_MARKER, prune_best_models, save_best_model
 from t5qa.progress import Ticker
 from t5qa.settings import TrainSettings
-
-if TYPE_CHECKING:
-    from t5qa.train import QATrainer
 
 log = logging.getLogger("t5qa.train")
 
@@ -99,7 +95,7 @@ class KeepBest(TrainerCallback):
     saves and a resumed run restores; the model itself is saved to best-<step> beside the checkpoints.
     """
 
-    def __init__(self, trainer: QATrainer, settings: TrainSettings):
+    def __init__(self, trainer: Seq2SeqTrainer, settings: TrainSettings):
         self.trainer = trainer
         self.key = f"eval_{settings.best_metric}"
         self.greater_is_better = settings.best_metric != "loss"
@@ -185,7 +181,7 @@ class SetSamplerEpoch(TrainerCallback):
     At an epoch's start `state.epoch` is that epoch's number; in a resumed run it is the fraction reached, whose
     whole part is the epoch being resumed."""
 
-    def __init__(self, trainer: QATrainer):
+    def __init__(self, trainer: Seq2SeqTrainer):
         self.trainer = trainer
 
     def on_epoch_begin(self, args, state, control, **kwargs):

@@ -15,14 +15,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+from transformers import Seq2SeqTrainer
 
 from t5qa.manifest import sha256_of
 from t5qa.model_io import use_bf16
 from t5qa.settings import TrainSettings
-
-if TYPE_CHECKING:
-    from t5qa.train import QATrainer
 
 RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has saved its part
 BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, beside the checkpoints
@@ -161,7 +159,7 @@ def checkpoint_best_step(checkpoint: Path) -> int | None:
     return step if type(step) is int else None
 
 
-def save_best_model(trainer: QATrainer, step: int) -> None:
+def save_best_model(trainer: Seq2SeqTrainer, step: int) -> None:
     """The current model to best-<step>, whole or not at all; every rank takes part (as in save_model)."""
     checkpoint_dir = Path(trainer.args.output_dir)
     staging = checkpoint_dir / f".{BEST_PREFIX}{step}.partial"

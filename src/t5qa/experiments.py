@@ -183,7 +183,56 @@ def build_experiments(config: dict) -> dict[str, dict]:
             )
     if problems:
         raise ValueError("\n".join(dict.fromkeys(problems)))  # a sweep's members repeat its problems
+    link_shared(experiments)
     return experiments
+
+
+# What an experiment shares with others, and the prefix kind of each shared folder's path.
+SHARED_FOLDERS = {"tokenization": "tok", "scratch_tokenizer": "tokenizer", "model": "model"}
+HUB_ROLES = {"model": "name_or_path", "tokenizer": "tokenizer"}  # role -> its key under `model`
+
+
+def experiment_prefix(name: str) -> str:
+    """Where a named experiment's own outputs live under results/ ('' for the default)."""
+    return "" if name == DEFAULT else f"experiments/{name}/"
+
+
+def link_shared(experiments: dict[str, dict]) -> None:
+    """Complete each experiment's record with the path prefixes of everything it shares (the default's are ''):
+    tokenization       its tokenized data: tok-<hash>/
+    scratch_tokenizer  its scratch tokenizer: tokenizer-<hash>/
+    model              its starting scratch model: model-<hash>/
+    hub                {model, tokenizer}: its prefetched hub model and tokenizer: hub-<hash>/
+    trained_by         whose trained model it uses: its own, or that of the first experiment (the default first)
+                       with the same starting model, tokenization and train settings; one that changes only
+                       predict settings trains nothing
+    """
+    default = experiments[DEFAULT]["settings"]
+    for entry in experiments.values():
+        settings = entry["settings"]
+        for what, kind in SHARED_FOLDERS.items():
+            entry[what] = folder_prefix(sharing_key(settings, what), sharing_key(default, what), kind)
+        entry["hub"] = {
+            role: folder_prefix({"name": settings["model"][key]}, {"name": default["model"][key]}, "hub")
+            for role, key in HUB_ROLES.items()
+        }
+    owners = {}
+    for name, entry in experiments.items():
+        trains_alike = json.dumps([entry["model"], entry["tokenization"], entry["settings"]["train"]], sort_keys=True)
+        entry["trained_by"] = experiment_prefix(owners.setdefault(trains_alike, name))
+
+
+def shared_index(experiments: dict[str, dict], what: str) -> dict[str, dict]:
+    """prefix -> the first experiment using that shared folder (all of them agree on what the folder depends on)."""
+    index = {}
+    for entry in experiments.values():
+        index.setdefault(entry[what], entry)
+    return index
+
+
+def hub_index(experiments: dict[str, dict], role: str) -> dict[str, str]:
+    """prefix -> hub name (or local path) of the model or tokenizer role."""
+    return {entry["hub"][role]: entry["settings"]["model"][HUB_ROLES[role]] for entry in experiments.values()}
 
 
 def resource_problems(resources, where: str) -> list[str]:

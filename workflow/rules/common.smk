@@ -12,7 +12,8 @@ from t5qa.settings import (
     TrainSettings,
 )
 from t5qa import sources as source_specs
-from t5qa.experiments import DEFAULT, folder_prefix, sharing_key
+from t5qa.code_inputs import code_inputs
+from t5qa.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, shared_index
 from t5qa.formats import FORMATS
 from t5qa.launch import rule_launcher
 from t5qa.manifest import sha256_of
@@ -21,8 +22,6 @@ from t5qa.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, sp
 ROOT = Path(workflow.basedir)
 SCRIPTS = ROOT / "workflow" / "scripts"
 LIBRARY = ROOT / "src" / "t5qa"
-# What every step's CLI shares: error reporting, atomic writes, settings parsing.
-SHARED_MODULES = ("cli.py", "errors.py", "atomic.py", "progress.py")
 
 
 # Path prefixes that are empty for the default experiment, so that its outputs stay at the plain paths:
@@ -55,47 +54,11 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def experiment_prefix(name):
-    return "" if name == DEFAULT else f"experiments/{name}/"
-
-
-def index_shared(kind, what):
-    """prefix -> one experiment using that shared folder (all of them agree on what the folder depends on); and
-    each experiment's entry learns its prefix."""
-    default_key = sharing_key(EXPERIMENTS[DEFAULT]["settings"], what)
-    index = {}
-    for entry in EXPERIMENTS.values():
-        prefix = folder_prefix(sharing_key(entry["settings"], what), default_key, kind)
-        index.setdefault(prefix, entry)
-        entry[what] = prefix
-    return index
-
-
-def index_hub(role):
-    """prefix -> hub name, for the model or tokenizer role."""
-    key = "tokenizer" if role == "tokenizer" else "name_or_path"
-    default_name = EXPERIMENTS[DEFAULT]["settings"]["model"][key]
-    index = {}
-    for entry in EXPERIMENTS.values():
-        name = entry["settings"]["model"][key]
-        index[folder_prefix({"name": name}, {"name": default_name}, "hub")] = name
-    return index
-
-
-def index_trained_models():
-    """Experiments that train alike (same starting model, tokenization and train settings) share one trained model:
-    that of the first of them, the default first. One that changes only predict settings trains nothing."""
-    owners = {}
-    for name, entry in EXPERIMENTS.items():
-        key = canonical([entry["model"], entry["tokenization"], entry["settings"]["train"]])
-        entry["trained_by"] = experiment_prefix(owners.setdefault(key, name))
-
-
-TOKENIZATIONS = index_shared("tok", "tokenization")
-SCRATCH_TOKENIZERS = index_shared("tokenizer", "scratch_tokenizer")
-SCRATCH_MODELS = index_shared("model", "model")
-HUB = {role: index_hub(role) for role in ("model", "tokenizer")}
-index_trained_models()
+# The shared folders' index: prefix -> an experiment that uses it (t5qa.experiments builds each record).
+TOKENIZATIONS = shared_index(EXPERIMENTS, "tokenization")
+SCRATCH_TOKENIZERS = shared_index(EXPERIMENTS, "scratch_tokenizer")
+SCRATCH_MODELS = shared_index(EXPERIMENTS, "model")
+HUB = {role: hub_index(EXPERIMENTS, role) for role in HUB_ROLES}
 
 
 def experiment_name(wildcards):
@@ -129,9 +92,10 @@ def step_script(name):
     return str(SCRIPTS / name)
 
 
-def modules(*names):
-    """The library modules a step relies on: inputs too, for the same reason."""
-    return [str(LIBRARY / name) for name in (*names, *SHARED_MODULES)]
+def step_code(name):
+    """The library modules a step's script imports, at any depth (t5qa.code_inputs): inputs too, for the same
+    reason, computed from the code so that they cannot go stale."""
+    return list(code_inputs(SCRIPTS / name, LIBRARY))
 
 
 def dataset_sources(dataset):
@@ -198,8 +162,7 @@ def model_input(entry, dataset):
     settings = entry["settings"]
     if settings["model"]["name_or_path"] == "scratch":
         return model_location(entry, dataset)
-    hub = {name: prefix for prefix, name in HUB["model"].items()}[settings["model"]["name_or_path"]]
-    return expand(rules.prefetch_hub.output.record, hub=hub, role="model")[0]
+    return expand(rules.prefetch_hub.output.record, hub=entry["hub"]["model"], role="model")[0]
 
 
 def gpus(step):
@@ -275,7 +238,7 @@ def download_location(wildcards):
 
 def download_inputs(wildcards):
     location = download_location(wildcards)
-    inputs = {"script": step_script("download.py"), "modules": modules("download.py", "manifest.py")}
+    inputs = {"script": step_script("download.py"), "code": step_code("download.py")}
     if "path" in location and Path(location["path"]).is_file():
         # An edited local file reruns its chain (a missing one is left to download.py's one-line error).
         inputs["local"] = location["path"]
@@ -302,14 +265,13 @@ def tokenize_data_inputs(wildcards):
     inputs = {
         "tables": [table for split in scored_splits(wildcards) for table in normalized(sources, split)],
         "script": step_script("tokenize_data.py"),
-        "modules": modules("tokenize_data.py", "features.py", "text.py", "settings.py", "sources.py"),
+        "code": step_code("tokenize_data.py"),
     }
     # A hub tokenizer is fetched on the login node first (prefetch), so this job can run offline.
     if settings["model"]["tokenizer"] == "scratch":
         inputs["tokenizer"] = tokenizer_location(entry, tokenizer_dataset(wildcards))
     else:
-        hub = {name: prefix for prefix, name in HUB["tokenizer"].items()}[settings["model"]["tokenizer"]]
-        inputs["tokenizer"] = expand(rules.prefetch_hub.output.record, hub=hub, role="tokenizer")[0]
+        inputs["tokenizer"] = expand(rules.prefetch_hub.output.record, hub=entry["hub"]["tokenizer"], role="tokenizer")[0]
     return inputs
 
 
@@ -340,17 +302,7 @@ def train_inputs(wildcards):
         **tokenized(entry, wildcards.dataset),
         "model": model_input(entry, wildcards.dataset),
         "script": step_script("train.py"),
-        "modules": modules(
-            "train.py",
-            "predict.py",
-            "features.py",
-            "text.py",
-            "scoring.py",
-            "settings.py",
-            "manifest.py",
-            "model_card.py",
-            "plot_training.py",
-        ),
+        "code": step_code("train.py"),
     }
 
 
@@ -371,7 +323,7 @@ def predict_inputs(wildcards):
         "tokenized": tokenized(entry, evaluated_dataset(wildcards), wildcards.dataset, wildcards.test)["tokenized"],
         "stats": trained_on["stats"],
         "script": step_script("predict.py"),
-        "modules": modules("predict.py", "features.py", "text.py", "settings.py"),
+        "code": step_code("predict.py"),
     }
 
 

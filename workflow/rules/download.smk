@@ -9,7 +9,7 @@ localrules:
 rule download_archive:
     input:
         script=step_script("download.py"),
-        modules=modules("download.py", "manifest.py"),
+        code=step_code("download.py"),
     output:
         archive="results/raw/archives/{archive}.zip",
         manifest="results/raw/archives/{archive}.zip.manifest.json",

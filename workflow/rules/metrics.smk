@@ -4,7 +4,7 @@ rule metrics:
         references=lambda wc: normalized(dataset_sources(evaluated_dataset(wc)), evaluated_split(wc)),
         train=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=step_script("metrics.py"),
-        modules=modules("metrics.py", "scoring.py", "causalqa_measures.py", "text.py", "manifest.py"),
+        code=step_code("metrics.py"),
     output:
         metrics="results/{xp}metrics/{dataset}{on}{test}.json",
         manifest="results/{xp}metrics/{dataset}{on}{test}.manifest.json",

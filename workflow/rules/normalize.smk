@@ -2,7 +2,7 @@ rule normalize:
     input:
         raw=lambda wc: raw_file(wc.source, wc.split),
         script=step_script("normalize.py"),
-        modules=modules("normalize.py", "formats.py", "text.py", "settings.py", "sources.py"),
+        code=step_code("normalize.py"),
     output:
         table="results/normalized/{source}/{split}.parquet",
         stats="results/normalized/{source}/{split}.stats.json",

@@ -10,6 +10,7 @@ localrules:
 rule prefetch_hub:
     input:
         script=step_script("prefetch.py"),
+        code=step_code("prefetch.py"),
     output:
         record="results/prefetch/{hub}{role}.json",
     params:

@@ -6,7 +6,7 @@ rule plot_training:
     input:
         model=lambda wc: trained_model(experiment(wc), wc.dataset),
         script=step_script("plot_training.py"),
-        modules=modules("plot_training.py"),
+        code=step_code("plot_training.py"),
     output:
         plot=report(
             "results/{xp}plots/{dataset}.training.png",
@@ -31,7 +31,7 @@ rule report_page:
         normalize_stats=lambda wc: normalize_stats(dataset_sources(wc.dataset)),
         tokenize_stats=lambda wc: tokenized(experiment(wc), wc.dataset)["stats"],
         script=step_script("report_page.py"),
-        modules=modules("report_page.py"),
+        code=step_code("report_page.py"),
     output:
         page=report(
             "results/{xp}report/{dataset}.html",

@@ -5,7 +5,7 @@ rule scratch_tokenizer:
     input:
         tables=lambda wc: normalized(dataset_sources(wc.dataset), "train"),
         script=step_script("scratch_model.py"),
-        modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
+        code=step_code("scratch_model.py"),
     output:
         tokenizer=directory("results/scratch/{stok}{dataset}/tokenizer"),
     params:
@@ -23,7 +23,7 @@ rule scratch_model:
     input:
         tokenizer=lambda wc: tokenizer_location(SCRATCH_MODELS[wc.mod], wc.dataset),
         script=step_script("scratch_model.py"),
-        modules=modules("scratch_model.py", "features.py", "text.py", "settings.py"),
+        code=step_code("scratch_model.py"),
     output:
         model=directory("results/scratch/{mod}{dataset}/model"),
     params:

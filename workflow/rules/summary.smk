@@ -5,7 +5,7 @@ rule summary:
     input:
         metrics=[run_metrics(run) for run in EVALUATIONS],
         script=step_script("summary.py"),
-        modules=modules("summary.py"),
+        code=step_code("summary.py"),
     output:
         csv=report(
             "results/summary.csv",

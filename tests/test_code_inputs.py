@@ -1,0 +1,67 @@
+"""Step code inputs are computed from the scripts' imports (t5qa.code_inputs); the package has no import cycles."""
+
+from pathlib import Path
+
+from t5qa.code_inputs import code_inputs, imported_names, module_files
+
+from .conftest import REPO
+
+LIBRARY = REPO / "src" / "t5qa"
+
+
+def test_imports_at_any_depth_and_inside_functions(tmp_path):
+    library = tmp_path / "t5qa"
+    library.mkdir()
+    (library / "__init__.py").write_text("")
+    (library / "a.py").write_text("from t5qa.b import thing\n")
+    (library / "b.py").write_text("def thing():\n    import t5qa.c\n")
+    (library / "c.py").write_text("from t5qa import d\n")
+    (library / "d.py").write_text("import os\n")
+    (library / "unused.py").write_text("")
+    script = tmp_path / "step.py"
+    script.write_text("import json\n\nfrom t5qa.a import x  # noqa\n")
+    names = sorted(Path(p).name for p in code_inputs(script, library))
+    assert names == ["__init__.py", "a.py", "b.py", "c.py", "d.py"]
+
+
+def test_a_name_that_is_not_a_module_adds_only_the_module_it_comes_from(tmp_path):
+    library = tmp_path / "t5qa"
+    library.mkdir()
+    (library / "__init__.py").write_text("SPLITS = ()\n")
+    assert module_files("t5qa.SPLITS", library) == [library / "__init__.py"]
+
+
+def package_graph() -> dict[str, set[str]]:
+    """module -> the package modules it imports (at module level or inside functions)."""
+    graph = {}
+    for path in sorted(LIBRARY.glob("*.py")):
+        targets = {Path(f).stem for name in imported_names(path) for f in module_files(name, LIBRARY)[1:]}
+        graph[path.stem] = targets - {path.stem}
+    return graph
+
+
+def test_the_package_has_no_import_cycles():
+    graph, state, cycles = package_graph(), {}, []
+
+    def visit(node, trail):
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_every_step_script_imports_the_library_only_through_computed_inputs():
+    """Each rule lists its script's computed code: no hand-written module lists remain in the rules."""
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    assert "modules(" not in rules
+    for script in (REPO / "workflow" / "scripts").glob("*.py"):
+        if script.name != "make_demo_data.py":
+            assert f'step_code("{script.name}")' in rules, script.name
