@@ -44,6 +44,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402  (after the environment above, which the libraries read when imported)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the shared preparation
+from prepare import prepare  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SQUAD = REPO.parent / "shared" / "data" / "squad2-dev-sample.json"
 MODEL_VOCAB = 32128  # the embedding rows of the t5 checkpoints, whatever the tokenizer's size
@@ -185,45 +188,32 @@ def machine() -> dict:
 
 
 def prepare_data(squad: Path | None, work: Path, plan: Plan) -> dict:
-    """Normalise, train the tokenizer, tokenize: the pipeline's own code at each step, as the workflow runs it."""
+    """Normalise, train the tokenizer, tokenize: the shared preparation (benchmarks/prepare.py), the pipeline's own
+    code at each step, as the workflow runs it."""
     from t5qa.demo_data import render_demo_files
-    from t5qa.normalize import holdout_mask, normalize_file
-    from t5qa.scratch_model import train_tokenizer
-    from t5qa.settings import NormalizeSettings, TokenizeSettings
-    from t5qa.tokenize_data import tokenize_dataset
 
-    as_squad = NormalizeSettings.from_dict({"format": "squad_v2_json"})
     if squad is not None:  # the sample: a quarter of its questions (by a hash of the id) are the validation split
-        table, _ = normalize_file(squad, as_squad)
-        held_out = holdout_mask(table["id"], 0.25)
-        tables = {"train": table[~held_out], "validation": table[held_out]}
-        described = f"{squad.name} (SQuAD 2.0 sample, {len(table)} questions; a hashed quarter is validation)"
+        sources, holdout = {"train": [("squad", squad, "squad_v2_json")]}, 0.25
     else:  # the embedded demo's SQuAD half, in its own train/validation split
-        tables = {}
+        sources, holdout = {}, None
         for split in ("train", "validation"):
             path = work / f"demo_squad_{split}.json"
             path.write_text(render_demo_files()[f"squad_{split}.json"], encoding="utf-8")
-            tables[split] = normalize_file(path, as_squad)[0]
+            sources[split] = [("squad", path, "squad_v2_json")]
+    # The schema's tokenize defaults (as config.yaml's squad2 uses); a tokenizer as large as the text allows, up to
+    # the model's 32,128 rows (a small corpus yields fewer pieces); the prediction is bounded too.
+    prepared = prepare(
+        work, sources, holdout=holdout, validation_questions=plan.predict_examples, spread=False, vocab_size=32000
+    )
+    if squad is not None:
+        questions = prepared.rows("train") + prepared.validation_of
+        described = f"{squad.name} (SQuAD 2.0 sample, {questions} questions; a hashed quarter is validation)"
+    else:
         described = "the embedded demo's SQuAD half (t5qa.demo_data)"
-    tables["validation"] = tables["validation"].head(plan.predict_examples)  # prediction is bounded too
-    for split, table in tables.items():
-        table.to_parquet(work / f"{split}.parquet")
-
-    tokenize_settings = TokenizeSettings.from_dict({})  # the schema's defaults, as config.yaml's squad2 uses
-    texts = [tokenize_settings.template, tokenize_settings.unanswerable_target]
-    for table in tables.values():
-        texts += table["question"].tolist() + table["context"].tolist() + table["answer"].tolist()
-    # As large as the text allows, up to the model's 32,128 rows: a small corpus yields fewer pieces.
-    tokenizer = train_tokenizer(texts, vocab_size=32000, seed=0)
-    tokenizer.save_pretrained(work / "tokenizer")
-    splits = {split: [("squad", work / f"{split}.parquet")] for split in tables}
-    stats = tokenize_dataset(splits, tokenizer, tokenize_settings, work / "tokenized")
-    stats["settings"] = tokenize_settings.as_dict()
-    (work / "tokenize_stats.json").write_text(json.dumps(stats, indent=2))
 
     import datasets
 
-    train = datasets.load_from_disk(str(work / "tokenized"))["train"]
+    train = datasets.load_from_disk(str(prepared.tokenized))["train"]
     source = sum(len(ids) for ids in train["input_ids"])
     target = sum(sum(1 for t in labels if t != -100) for labels in train["labels"])
     questions = len(set(train["id"]))  # a long context may give a question several rows (windows)
@@ -232,12 +222,12 @@ def prepare_data(squad: Path | None, work: Path, plan: Plan) -> dict:
         "file": str(squad) if squad else None,
         "train_questions": questions,
         "train_rows": len(train),
-        "validation_questions": len(tables["validation"]),
-        "tokenizer_pieces": len(tokenizer),
+        "validation_questions": prepared.rows("validation"),
+        "tokenizer_pieces": len(prepared.tokenizer),
         "mean_source_tokens_per_row": source / len(train),
         "mean_target_tokens_per_row": target / len(train),
         "mean_tokens_per_question": (source + target) / questions,
-        "tokenize_settings": tokenize_settings.as_dict(),
+        "tokenize_settings": prepared.settings.as_dict(),
     }
 
 
@@ -384,7 +374,7 @@ def throughput_row(row: dict, model, terms: dict, batches, plan: Plan, device, b
         return {**row, "status": f"FAILED: out of memory at batch size {plan.batch_size}"}
     finally:
         if row["compile"]:
-            torch._dynamo.reset()  # frees the compiled graphs; the next model compiles afresh
+            torch.compiler.reset()  # frees the compiled graphs; the next model compiles afresh
     row.update(measured)
     tokens = measured["source_tokens"] + measured["target_tokens"]
     flops = model_flops(terms, measured["source_tokens"], measured["target_tokens"], 6)
@@ -469,7 +459,7 @@ def pipeline_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, d
     free_memory(device)
     settings = pipeline_train_settings(plan, compiled=False)
     workers = 1 if device.type == "cuda" else 0  # what the workflow gives a 2-thread train job
-    finished = train(
+    status = train(
         settings,
         work / "tokenized",
         work / "tokenize_stats.json",
@@ -478,7 +468,7 @@ def pipeline_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, d
         work / "checkpoints",
         dataloader_workers=workers,
     )
-    if not finished:
+    if status:
         return {**row, "status": "FAILED: training stopped by a signal"}
     row["peak_memory_mb"] = gpu_peak_mb(device)
     return summarise_training(row, work / "model", data, terms, peak)

@@ -208,7 +208,9 @@ def checkpoint_steps(checkpoints: Path) -> list[int]:
 
 
 # Interrupted in the second and third epoch: a resumed run must see later epochs' data in the same order.
-@pytest.mark.parametrize(("kill_signal", "after_step"), [(signal.SIGTERM, 30), (signal.SIGKILL, 42)])
+@pytest.mark.parametrize(
+    ("kill_signal", "after_step"), [(signal.SIGTERM, 30), (signal.SIGKILL, 42), (signal.SIGINT, 24)]
+)
 def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted, tmp_path, kill_signal, after_step):
     process = subprocess.Popen(
         train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -217,8 +219,10 @@ def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted,
     process.send_signal(kill_signal)
     output, _ = process.communicate(timeout=120)
     steps = checkpoint_steps(tmp_path / "checkpoints")
-    if kill_signal == signal.SIGTERM:
-        assert process.returncode == 143, output
+    if kill_signal in (signal.SIGTERM, signal.SIGINT):
+        # Ctrl-C is handled as SIGTERM is: a checkpoint at the signal, no traceback, the shell's status for it.
+        assert process.returncode == 128 + kill_signal, output
+        assert "Traceback" not in output and "KeyboardInterrupt" not in output, output[-3000:]
         stopped_at = int(re.search(r"stopping at step (\d+): saving checkpoint", output).group(1))
         assert steps[-1] == stopped_at >= after_step  # saved at the signal, not at the last periodic save
     else:
@@ -274,8 +278,58 @@ def test_a_checkpoint_without_its_run_marker_is_not_resumed(prepared, uninterrup
     rerun = subprocess.run(train_command(prepared, tmp_path), cwd=REPO, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "INFO resuming from" not in rerun.stderr
-    assert "not resuming: incomplete checkpoints only (checkpoint-" in rerun.stderr
+    assert "not resuming: incomplete or damaged checkpoints only (checkpoint-" in rerun.stderr
     assert_same_weights(tmp_path / "model", uninterrupted / "model")
+
+
+def test_a_damaged_checkpoint_is_skipped_for_the_newest_intact_one(prepared, uninterrupted, tmp_path):
+    """A checkpoint whose weights were cut short after it was marked complete (a full quota, a node dying mid-copy):
+    named in one log line and skipped; the run resumes from the newest intact one and ends as an uninterrupted run."""
+    process = subprocess.Popen(
+        train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    _wait_for_checkpoint(tmp_path / "checkpoints", 18, process)
+    process.kill()
+    process.communicate(timeout=60)
+    newest = max(checkpoint_steps(tmp_path / "checkpoints"))
+    weights = tmp_path / "checkpoints" / f"checkpoint-{newest}" / "model.safetensors"
+    with weights.open("r+b") as stream:
+        stream.truncate(weights.stat().st_size // 2)
+
+    rerun = subprocess.run(train_command(prepared, tmp_path), cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"skipping {weights.parent}: model.safetensors is " in rerun.stderr, rerun.stderr[-3000:]
+    resumed_from = re.search(r"resuming from \S+/checkpoint-(\d+)", rerun.stderr)
+    assert resumed_from and int(resumed_from.group(1)) < newest, rerun.stderr[-3000:]
+    assert "Traceback" not in rerun.stderr
+    assert_same_weights(tmp_path / "model", uninterrupted / "model")
+
+
+def test_the_saved_model_is_readable_by_the_group_under_the_umask(uninterrupted):
+    """safetensors writes 0600 whatever the umask; the model folder gets what every other output gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (uninterrupted / "model").rglob("*"):
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_a_kill_while_the_model_is_saved_leaves_no_visible_folder(prepared, tmp_path):
+    """The final model is staged under a hidden name, like every other output's temporary."""
+    killed_while_saving = (
+        "import os, runpy, sys, t5qa.train\n"
+        "t5qa.train.honour_umask = lambda folder: os.kill(os.getpid(), 9)  # dies with the staged folder full\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    command = train_command(prepared, tmp_path, settings={**TRAIN, "epochs": 1, "eval_steps": 0})
+    result = subprocess.run([command[0], "-c", killed_while_saving, *command[1:]], cwd=REPO, capture_output=True)
+    assert result.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["checkpoints"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".model.partial"]  # swept by a rerun
+    rerun = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def test_two_processes_stop_at_one_step_and_resume_to_the_same_model(prepared, uninterrupted_two, tmp_path):

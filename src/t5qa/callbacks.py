@@ -3,16 +3,16 @@ the best model and early stopping, TensorBoard events, and the sampler's epoch."
 
 from __future__ import annotations
 
-import json
 import logging
 import math
+import os
 import signal
 from pathlib import Path
 
 import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
 
-from t5qa.checkpoints import RUN_MARKER, prune_best_models, save_best_model
+from t5qa.checkpoints import prune_best_models, save_best_model, write_marker
 from t5qa.progress import Ticker
 from t5qa.settings import TrainSettings
 
@@ -20,7 +20,8 @@ log = logging.getLogger("t5qa.train")
 
 
 class StopOnSignal(TrainerCallback):
-    """Turns SIGTERM into 'save a checkpoint and stop' at the next step boundary, on every rank at once.
+    """Turns SIGTERM (Slurm's warning before a kill) and SIGINT (Ctrl-C) into 'save a checkpoint and stop' at the
+    next step boundary, on every rank at once. A second Ctrl-C stops at once, without saving.
 
     Created before the data and model are loaded, so a signal that arrives while they load is not lost.
     """
@@ -28,11 +29,24 @@ class StopOnSignal(TrainerCallback):
     def __init__(self):
         self.requested = False
         self.stopped = False
+        self.signal_number = signal.SIGTERM
         signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    @property
+    def exit_code(self) -> int:
+        """What a shell reports for a process ended by the signal: 143 for SIGTERM, 130 for SIGINT."""
+        return 128 + self.signal_number
 
     def _handle(self, signum, frame):
-        log.warning("SIGTERM received: saving a checkpoint at the end of this step, then exiting")
+        if signum == signal.SIGINT and self.requested:
+            log.warning("second Ctrl-C: stopping now, without a checkpoint")
+            os._exit(128 + signum)
+        name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
+        hint = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
+        log.warning("%s received: saving a checkpoint at the end of this step, then exiting%s", name, hint)
         self.requested = True
+        self.signal_number = signum
 
     def _any_rank_requested(self, args) -> bool:
         if args.world_size <= 1:
@@ -76,10 +90,7 @@ class MarkCompleteCheckpoints(TrainerCallback):
             torch.distributed.barrier()  # rng_state_<rank>.pth of every rank is on disk
         if state.is_world_process_zero:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            marker = {"step": state.global_step, "best_step": state.best_global_step, "fingerprint": self.fingerprint}
-            tmp = folder / f".{RUN_MARKER}.tmp"
-            tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-            tmp.replace(folder / RUN_MARKER)
+            write_marker(folder, state.global_step, state.best_global_step, self.fingerprint)
             # The newest complete checkpoint now names the current best: no older best model can be needed.
             prune_best_models(Path(args.output_dir), keep={state.best_global_step})
         if args.world_size > 1:

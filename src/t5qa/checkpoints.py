@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -28,6 +29,7 @@ BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, b
 # (Not gradient_checkpointing: it computes the same weights only up to float rounding, the order in which gradients
 # add up changes.)
 OPERATIONAL_SETTINGS = {"save_steps", "logging_steps"}
+log = logging.getLogger("t5qa.train")
 
 
 def run_fingerprint(settings: TrainSettings, model_source: str, tokenized_dir: Path, world_size: int) -> dict:
@@ -95,13 +97,58 @@ def is_complete_checkpoint(path: Path) -> bool:
     return has_weights and (path / "trainer_state.json").is_file() and (path / RUN_MARKER).is_file()
 
 
-def newest_checkpoint(checkpoint_dir: Path) -> Path | None:
+def newest_checkpoint(checkpoint_dir: Path, verify: bool = False) -> Path | None:
+    """The newest complete checkpoint; with `verify`, the newest whose files are as they were written (a damaged
+    one is skipped with a log line naming it and why)."""
     candidates = []
     for path in checkpoint_dir.glob("checkpoint-*"):
         step = path.name.removeprefix("checkpoint-")
         if step.isdigit() and is_complete_checkpoint(path):
             candidates.append((int(step), path))
-    return max(candidates)[1] if candidates else None
+    for _, path in sorted(candidates, reverse=True):
+        damage = checkpoint_damage(path) if verify else ""
+        if not damage:
+            return path
+        log.warning("skipping %s: %s", path, damage)
+    return None
+
+
+def checkpoint_files(folder: Path) -> dict[str, dict]:
+    """Every file of a checkpoint as it was written, by relative path: its size and a hash of its ends."""
+    return {
+        str(path.relative_to(folder)): {"size": path.stat().st_size, "sample": file_sample(path)}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != RUN_MARKER and not path.name.startswith(".")
+    }
+
+
+def write_marker(folder: Path, step: int, best_step: int | None, fingerprint: dict) -> None:
+    """The run marker, written last (once every rank has saved its part): the run's fingerprint, the best step so
+    far, and each file's size and sample hash, so that a file cut short later (a full quota, a node dying mid-copy)
+    is found before the checkpoint is resumed."""
+    marker = {"step": step, "best_step": best_step, "fingerprint": fingerprint, "files": checkpoint_files(folder)}
+    tmp = folder / f".{RUN_MARKER}.tmp"
+    tmp.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+    tmp.replace(folder / RUN_MARKER)
+
+
+def checkpoint_damage(folder: Path) -> str:
+    """Why a complete checkpoint cannot be resumed ('' when its files are as the marker recorded them)."""
+    try:
+        files = json.loads((folder / RUN_MARKER).read_text())["files"]
+        expected = {name: (int(entry["size"]), str(entry["sample"])) for name, entry in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return f"its {RUN_MARKER} is unreadable or records no files"
+    for name, (size, sample) in sorted(expected.items()):
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        actual = path.stat().st_size
+        if actual != size:
+            return f"{name} is {actual} bytes, {size} were written (cut short?)"
+        if file_sample(path) != sample:
+            return f"{name} differs from what was written"
+    return ""
 
 
 def fingerprint_differences(saved: dict, current: dict) -> list[str]:
@@ -132,11 +179,11 @@ def clear_checkpoint_dir(checkpoint_dir: Path, keep: list[Path]) -> None:
 
 
 def resumable_checkpoint(checkpoint_dir: Path, fingerprint: dict) -> tuple[Path | None, str]:
-    """The newest complete checkpoint if this run made it; else None and why (for the log)."""
-    newest = newest_checkpoint(checkpoint_dir)
+    """The newest complete and intact checkpoint if this run made it; else None and why (for the log)."""
+    newest = newest_checkpoint(checkpoint_dir, verify=True)
     if newest is None:
         leftovers = sorted(p.name for p in checkpoint_dir.glob("checkpoint-*"))
-        return None, f"incomplete checkpoints only ({', '.join(leftovers)})" if leftovers else ""
+        return None, f"incomplete or damaged checkpoints only ({', '.join(leftovers)})" if leftovers else ""
     try:
         saved = json.loads((newest / RUN_MARKER).read_text())["fingerprint"]
     except (OSError, ValueError, KeyError, TypeError):

@@ -3,6 +3,7 @@ tokenizer, the generation length that fits the training targets, and the precisi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -38,3 +39,13 @@ def use_bf16(precision: str) -> bool:
     if precision == "bf16" and not available:
         raise InputError("train precision 'bf16' asked for, but no CUDA device with bf16 support is visible")
     return available
+
+
+def honour_umask(folder: Path) -> None:
+    """Give a saved model's files the modes every other output gets under the user's umask. safetensors writes its
+    weights with mode 0600 whatever the umask, so labmates on a shared project space could not load the model."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [Path(folder), *Path(folder).rglob("*")]:
+        if not path.is_symlink():
+            path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)

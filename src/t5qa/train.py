@@ -1,9 +1,10 @@
 """Fine-tune a T5 with `Seq2SeqTrainer`: resumable, signal-safe, same code for one or many processes.
 
 On SIGTERM (Slurm's warning before a kill) the trainer saves a checkpoint at the end of the current step and exits
-with status 143; a rerun continues from the newest complete checkpoint of the same run (t5qa.checkpoints). A resumed
-run ends with the same weights as an uninterrupted one: the data order of each epoch depends only on the seed
-and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
+with status 143 (on Ctrl-C alike, status 130); a rerun continues from the newest complete checkpoint of the same run
+(t5qa.checkpoints). A resumed run ends with the same weights as an uninterrupted one: the data order of each epoch
+depends only on the seed and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
+
 Batches hold `batch_size` examples (length-grouped by default), or, with `batch_tokens`, as many length-bucketed
 examples as fit that many padded input tokens (t5qa.batching: same batches for the same seed and epoch, whole
 batches per process). Either way the loss of an optimizer step is the mean over every answer token of the step, all
@@ -54,7 +55,7 @@ from t5qa.checkpoints import (
     run_fingerprint,
 )
 from t5qa.model_card import render_model_card
-from t5qa.model_io import auto_max_new_tokens, load_model, use_bf16
+from t5qa.model_io import auto_max_new_tokens, honour_umask, load_model, use_bf16
 from t5qa.plot_training import plot_training
 from t5qa.progress import on_terminal
 from t5qa.settings import TrainSettings
@@ -62,7 +63,6 @@ from t5qa.tokenize_stats import load_tokenize_stats, read_tokenize_stats
 from t5qa.training_data import load_eval_set, load_splits, load_train_split, make_scorer
 
 log = logging.getLogger("t5qa.train")
-INTERRUPTED_EXIT_CODE = 143  # 128 + SIGTERM, what a shell reports for a terminated job
 TRAINING_LOG = "log_history.json"  # in the final model folder
 
 
@@ -252,14 +252,15 @@ def train(
     checkpoint_dir: Path,
     dataloader_workers: int = 0,
     manifest: Callable[[], dict] | None = None,
-) -> bool:
+) -> int:
     """Train and save the best evaluation's model (the last step's without evaluations) to `output_dir`, with its
-    log history, TensorBoard events, curves and model card. Returns False when stopped by a signal.
+    log history, TensorBoard events, curves and model card. Returns the exit status: 0 when finished, 143 when
+    stopped by SIGTERM, 130 by Ctrl-C (after saving a checkpoint).
 
     `manifest()`, when given, is written as run_manifest.json beside the model before the folder is renamed into
     place, so the output appears complete or not at all.
     """
-    stopper = StopOnSignal()  # first: a SIGTERM while loading must not be lost
+    stopper = StopOnSignal()  # first: a SIGTERM or Ctrl-C while loading must not be lost
     datasets.disable_caching()  # never write cache files into the upstream tokenized folder
     set_seed(settings.seed)
     tokenize_settings, longest_target = read_tokenize_stats(tokenize_stats)
@@ -313,10 +314,10 @@ def train(
     trainer.accelerator.wait_for_everyone()  # no rank reads the folder while the main one clears it
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if stopper.stopped:
-        return False
+        return stopper.exit_code
 
     state = trainer.state
-    staging = output_dir.with_name(output_dir.name + ".partial")
+    staging = output_dir.with_name(f".{output_dir.name}.partial")  # hidden, like every output's temporary
     if trainer.is_world_process_zero() and staging.exists():
         shutil.rmtree(staging)
     trainer.accelerator.wait_for_everyone()
@@ -345,12 +346,13 @@ def train(
         (staging / "train_metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
         if manifest:
             (staging / "run_manifest.json").write_text(json.dumps(manifest(), indent=2) + "\n")
+        honour_umask(staging)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         staging.rename(output_dir)
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()
-    return True
+    return 0
 
 
 def write_model_extras(

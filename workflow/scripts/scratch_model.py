@@ -13,6 +13,7 @@ from pathlib import Path
 from t5qa import cli
 from t5qa.atomic import atomic_path
 from t5qa.features import load_tokenizer
+from t5qa.model_io import honour_umask
 from t5qa.scratch_model import build_model, train_tokenizer
 from t5qa.settings import ScratchModelSettings, ScratchTokenizerSettings
 
@@ -41,6 +42,8 @@ def main() -> None:
     mod.add_argument("--output", required=True)
     mod.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
+    inputs = {"--texts": args.texts} if args.what == "tokenizer" else {"--tokenizer": args.tokenizer}
+    cli.check_outputs_spare_inputs(inputs, {"--output": args.output})
 
     if args.what == "tokenizer":
         settings = ScratchTokenizerSettings.from_json(args.settings)
@@ -61,6 +64,7 @@ def main() -> None:
         with atomic_path(args.output, is_dir=True) as tmp:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
+            honour_umask(tmp)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from t5qa.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.manifest import build_manifest, now
 from t5qa.settings import TrainSettings
-from t5qa.train import INTERRUPTED_EXIT_CODE, train
+from t5qa.train import train
 
 log = logging.getLogger("t5qa.train")
 
@@ -59,6 +59,10 @@ def main() -> int:
         "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
     )
     args = parser.parse_args()
+    cli.check_outputs_spare_inputs(
+        {"--tokenized": args.tokenized, "--stats": args.stats, "--model": args.model},
+        {"--output": args.output, "--checkpoints": args.checkpoints, "--attempts": args.attempts},
+    )
     settings = TrainSettings.from_json(args.settings)
     if args.dataloader_workers < 0:
         raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
@@ -80,7 +84,7 @@ def main() -> int:
     def manifest() -> dict:
         return build_manifest("train", {**settings.as_dict(), "model": args.model}, inputs, started)
 
-    stopped = not train(
+    status = train(
         settings,
         Path(args.tokenized),
         Path(args.stats),
@@ -90,9 +94,9 @@ def main() -> int:
         dataloader_workers=args.dataloader_workers,
         manifest=manifest,
     )
-    if stopped:
+    if status:
         log.warning("stopped by signal after saving a checkpoint; rerun to resume")
-        return INTERRUPTED_EXIT_CODE
+        return status
     log.info("finished: %s", args.output)
     return 0
 
