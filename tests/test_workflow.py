@@ -58,8 +58,15 @@ def test_whole_dag_on_tiny_data(tmp_path):
     snakemake(tmp_path, "--cores", "2", "results/tokenized/tiny", "--configfile", str(config))
     tokenized_hash = sha256_of(tmp_path / "results" / "tokenized" / "tiny")
 
-    snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(config))
+    run = snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(config))
     metrics = read_json(tmp_path / "results" / "metrics" / "tiny.json")
+    # The long steps' own lines reach the terminal the run was started from; the log has them too, one per entry.
+    terminal = run.stdout + run.stderr
+    assert re.search(r"\[train tiny\] train step=\d+/15 epoch=[\d.]+ loss=[\d.]+", terminal), terminal[-3000:]
+    assert "[predict tiny.jsonl] wrote " in terminal, terminal[-3000:]
+    train_log = (tmp_path / "logs" / "train" / "tiny.log").read_text()
+    assert re.search(r"t5qa.train INFO train step=15/15 epoch=[\d.]+ loss=", train_log)
+    assert "{'loss'" not in train_log  # no printed dicts
     assert metrics["dataset"] == "tiny" and metrics["total"] == metrics["HasAns_total"] + metrics["NoAns_total"]
     assert set(metrics["per_source"]) == {"tiny_squad", "tiny_causalqa"}
     # Downstream steps never wrote into the upstream Arrow folder (the datasets cache trap).

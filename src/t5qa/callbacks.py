@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
+from transformers.trainer_callback import ProgressCallback
 
 from t5qa.checkpoints import prune_best_models, save_best_model, write_marker
 from t5qa.progress import Ticker
@@ -199,4 +200,31 @@ class SetSamplerEpoch(TrainerCallback):
         sampler = getattr(self.trainer, "epoch_sampler", None)
         if sampler is not None:
             sampler.set_epoch(int(round(state.epoch, 6)))
+        return control
+
+
+class LogLines(TrainerCallback):
+    """Each logged entry as one line that a person and grep read, in place of the Trainer's printed dicts:
+    train step=40/120 epoch=1.00 loss=2.346 grad_norm=1.02 learning_rate=0.003 samples_per_second=52.1
+    eval step=40/120 epoch=1.00 loss=2.118 exact=12.5 f1=20.31 ...
+    """
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        values = {key: value for key, value in logs.items() if key not in ("total_flos", "epoch", "step")}
+        kind = "eval" if any(key.startswith("eval_") for key in values) else "train"
+        if "train_runtime" in values:
+            kind = "summary"
+        words = [kind, f"step={state.global_step}/{state.max_steps}", f"epoch={state.epoch or 0:.2f}"]
+        for key, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            words.append(f"{key.removeprefix('eval_')}={shown}")
+        log.info(" ".join(words))
+
+
+class BarOnly(ProgressCallback):
+    """tqdm's bar on a terminal, without the dicts it prints above itself (LogLines prints the entries)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
         return control

@@ -4,6 +4,7 @@ one plain line every INTERVAL_S seconds and one at the end, instead of thousands
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 
@@ -69,3 +70,21 @@ class Ticker:
         if extra:
             parts.append(extra)
         self.log.info(", ".join(parts))
+
+
+def echo_to(fd: int | None, label: str) -> None:
+    """Also show this process's own log lines (t5qa's: progress, losses, warnings) on the file descriptor `fd`,
+    when it is open. A rule sends a long step's output to its log file; `3>&2` before that redirect keeps the
+    terminal of a local run (or a Slurm job's output file) as fd 3, so the user sees the step move. Library output
+    and tracebacks stay in the log file. Only the main process of a launch echoes."""
+    if fd is None or os.environ.get("RANK", "0") != "0":
+        return
+    try:
+        os.fstat(fd)
+    except OSError:  # not inherited (a launcher closed it): the log file has everything
+        return
+    stream = os.fdopen(fd, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s [{label}] %(message)s", "%H:%M:%S"))
+    handler.addFilter(lambda record: record.name.startswith("t5qa"))
+    logging.getLogger().addHandler(handler)

@@ -34,13 +34,16 @@ import pyarrow
 import pyarrow.compute
 import torch
 from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import seed_worker
 
 from t5qa import attention
 from t5qa.batching import TokenBudgetBatchSampler
 from t5qa.callbacks import (
+    BarOnly,
     KeepBest,
+    LogLines,
     MarkCompleteCheckpoints,
     ProgressLines,
     SetSamplerEpoch,
@@ -298,6 +301,11 @@ def train(
         ],
     )
     trainer.add_callback(SetSamplerEpoch(trainer))
+    # One readable line per logged entry (LogLines) instead of the Trainer's printed dicts.
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback):
+        trainer.add_callback(BarOnly)
+    trainer.add_callback(LogLines)
     keep_best = KeepBest(trainer, settings)
     if eval_set:
         trainer.add_callback(keep_best)

@@ -19,4 +19,4 @@ rule predict:
     shell:
         "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {params.model}"
         " --tokenized {input.tokenized} --split {params.split} --stats {input.stats} --output {output.predictions}"
-        " --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        " --settings {params.settings:q} --threads {threads} --echo-fd 3 3>&2 > {log} 2>&1"

@@ -15,6 +15,7 @@ from t5qa.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.model_io import auto_max_new_tokens
 from t5qa.predict import predict
+from t5qa.progress import echo_to
 from t5qa.settings import PredictSettings
 from t5qa.tokenize_stats import read_tokenize_stats
 
@@ -39,7 +40,17 @@ def main() -> None:
         help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
         "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
     )
+    parser.add_argument(
+        "--echo-fd",
+        type=int,
+        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
+        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
+    )
     args = parser.parse_args()
+    echo_to(args.echo_fd, f"predict {Path(args.output).name}")
+    cli.check_outputs_spare_inputs(
+        {"--model": args.model, "--tokenized": args.tokenized, "--stats": args.stats}, {"--output": args.output}
+    )
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be 1 or more, not {args.threads}")
     use_job_threads(args.threads)

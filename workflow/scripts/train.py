@@ -16,6 +16,7 @@ from t5qa import cli
 from t5qa.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.manifest import build_manifest, now
+from t5qa.progress import echo_to
 from t5qa.settings import TrainSettings
 from t5qa.train import train
 
@@ -58,7 +59,14 @@ def main() -> int:
         help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
         "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
     )
+    parser.add_argument(
+        "--echo-fd",
+        type=int,
+        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
+        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
+    )
     args = parser.parse_args()
+    echo_to(args.echo_fd, f"train {Path(args.output).name}")
     cli.check_outputs_spare_inputs(
         {"--tokenized": args.tokenized, "--stats": args.stats, "--model": args.model},
         {"--output": args.output, "--checkpoints": args.checkpoints, "--attempts": args.attempts},
