@@ -5,8 +5,9 @@
 1. Visibility on real data: on the SQuAD 2.0 sample, the share of answerable questions whose answer lies past the
    cut at 128/256/384/512 tokens, and the share no window holds whole with windows (stride auto: a quarter).
    `--tokenizer t5-small` uses T5's own vocabulary (from the hub cache); the default, for machines without it, is a
-   32k-piece scratch sentencepiece trained on the sample itself, which needs fewer pieces per word than T5's:
-   with it the inputs are shorter and the shares past the cut smaller.
+   32k-piece scratch sentencepiece trained on the sample itself (benchmarks/prepare.py, as the workflow's
+   scratch_tokenizer step trains one), which needs fewer pieces per word than T5's: with it the inputs are shorter
+   and the shares past the cut smaller.
 2. Accuracy on the long-context demo (config/demo_long.yaml: the demo's questions with their context hidden among
    neutral sentences, 2-3x max_source_length 96): the workflow trains the demo model and scores it on the long
    variant with windows and with truncation at 96 tokens (`snakemake ... --configfile config/demo.yaml
@@ -14,8 +15,8 @@
    each lets the model see.
 3. Prediction speed on the long-context demo's validation split, with that model, one process:
    the pipeline's windows (all windows of a question, scores and no-answer probability included), the pipeline on
-   truncated inputs, and the reference set-up (b) (whole input padded to 2,048 tokens, batch 1, as the Webis
-   reference pads). Questions/s and non-pad input tokens/s.
+   truncated inputs, and the reference set-up (b) (as Webis evaluate_unifiedqa.py: the whole input, one question at
+   a time, padding='longest' (so none), no cut, max_length 500). Questions/s and non-pad input tokens/s.
 Writes long_context.json and long_context.md.
 """
 
@@ -27,8 +28,12 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the shared preparation
+from prepare import normalize, prepare  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIGS = ["config/demo.yaml", "config/demo_long.yaml"]
@@ -70,16 +75,16 @@ def visibility(table, tokenizer, settings) -> dict:
 
 def squad_visibility(squad: Path, tokenizer_name: str | None = None) -> dict:
     from t5qa.features import load_tokenizer
-    from t5qa.normalize import normalize_file
-    from t5qa.scratch_model import train_tokenizer
-    from t5qa.settings import NormalizeSettings, TokenizeSettings
+    from t5qa.settings import TokenizeSettings
 
-    table, _ = normalize_file(squad, NormalizeSettings.from_dict({"format": "squad_v2_json"}))
+    sources = {"train": [("squad", squad, "squad_v2_json")]}
     if tokenizer_name:
+        table = normalize(sources)["train"][0][1]
         tokenizer = load_tokenizer(tokenizer_name)
     else:
-        texts = ["question: context: unanswerable", *table["question"], *dict.fromkeys(table["context"])]
-        tokenizer = train_tokenizer(texts, vocab_size=32000, seed=0)
+        with tempfile.TemporaryDirectory(prefix="t5qa-long-context-") as work:
+            prepared = prepare(Path(work), sources, tokenized=False, vocab_size=32000)
+        table, tokenizer = prepared.tables["train"][0][1], prepared.tokenizer
     rows = {}
     for limit in (128, 256, 384, 512):
         for mode in ("truncate", "windows"):
@@ -166,13 +171,14 @@ def prediction_speed(out: Path) -> dict:
             for (_, id_), a in zip(questions, answers)
         ]
         write_text(out / f"long_context.{mode}.jsonl", "\n".join(lines) + "\n")
-    # (b): the whole input, padded to 2,048 tokens, one question at a time (plain greedy generate).
+    # (b), as Webis evaluate_unifiedqa.py: the whole input, one question at a time, padding='longest' (none at batch
+    # 1), no cut, greedy with max_length 500.
     whole = [tokenizer(f"question: {q} context: {c}")["input_ids"] for q, c in zip(table["question"], table["context"])]
     started = time.perf_counter()
     for ids in whole:
-        padded = tokenizer.pad({"input_ids": [ids[:2048]]}, padding="max_length", max_length=2048, return_tensors="pt")
+        padded = tokenizer.pad({"input_ids": [ids]}, padding="longest", return_tensors="pt")
         with torch.inference_mode():
-            model.generate(**padded, do_sample=False, num_beams=1, max_new_tokens=settings.max_new_tokens)
+            model.generate(**padded, do_sample=False, num_beams=1, max_length=500)
     results["reference_b"] = speed_row(len(whole), sum(map(len, whole)), time.perf_counter() - started, len(whole))
     return results
 
@@ -235,7 +241,7 @@ def markdown(r: dict) -> str:
     for name, label in (
         ("windows", "pipeline, windows"),
         ("truncate", "pipeline, truncated"),
-        ("reference_b", "(b) pad to 2,048, batch 1"),
+        ("reference_b", "(b) batch 1, no padding, max_length 500"),
     ):
         lines.append(
             f"| {label} | {s[name]['model_inputs']} | {s[name]['questions_per_s']:.1f} "

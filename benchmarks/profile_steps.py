@@ -81,21 +81,17 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     from t5qa.model_io import auto_max_new_tokens
     from t5qa.predict import generate_batch, load_validation
     from t5qa.settings import PredictSettings
+    from t5qa.tokenize_stats import read_tokenize_stats
 
     validation = load_validation(work / "tokenized")
     inputs = validation["input_ids"]
     tokenizer = AutoTokenizer.from_pretrained(work / "model")
     model = AutoModelForSeq2SeqLM.from_pretrained(work / "model").eval()
     attention.use_merged_bias(model)  # as the predict step runs it
-    stats = json.loads((work / "tokenize_stats.json").read_text())
-    longest = stats["train"]["target_length"]["max"]
-    settings = PredictSettings.from_dict(
-        {
-            "batch_tokens": run.PREDICT_TOKENS,
-            "max_new_tokens": auto_max_new_tokens(longest, run.TOKENIZE["max_target_length"]),
-        }
-    )
-    na_ids = tokenizer(text_target=run.TOKENIZE["unanswerable_target"])["input_ids"]
+    tokenized_with, longest = read_tokenize_stats(work / "tokenize_stats.json")
+    max_new_tokens = auto_max_new_tokens(longest, tokenized_with.max_target_length)
+    settings = PredictSettings.from_dict({"batch_tokens": run.PREDICT_TOKENS, "max_new_tokens": max_new_tokens})
+    na_ids = tokenizer(text_target=tokenized_with.unanswerable_target)["input_ids"]
     batches = token_budget_batches([len(x) for x in inputs], settings.batch_tokens)[:limit_batches]
     clock = Clock()
     label_modules(model, clock)
@@ -118,30 +114,11 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
 
 def profile_training(work: Path, steps: int) -> dict:
     import torch
-    from transformers import DataCollatorForSeq2Seq, TrainerCallback
+    from transformers import TrainerCallback
 
-    from t5qa import attention
-    from t5qa.model_io import load_model
-    from t5qa.settings import TrainSettings
-    from t5qa.train import QATrainer, training_arguments
-    from t5qa.training_data import load_splits, load_train_split
+    from t5qa.train import QATrainer
 
     warmup = 2
-    settings = TrainSettings.from_dict(
-        {
-            "learning_rate": 1e-4,
-            "max_steps": warmup + steps,
-            "batch_tokens": run.TRAIN_TOKENS,
-            "seed": 0,
-            "save_steps": 100_000,
-            "logging_steps": 100_000,
-            "eval_steps": 0,
-        }
-    )
-    train_set = load_train_split(load_splits(work / "tokenized"), work / "tokenized")
-    tokenizer, model = load_model(work / "model")
-    attention.use_merged_bias(model)  # as the train step runs it
-    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100, pad_to_multiple_of=8)
     clock = Clock()
     marks: dict[str, float] = {}
     measuring = {"on": False}
@@ -173,16 +150,9 @@ def profile_training(work: Path, steps: int) -> dict:
             if measuring["on"]:
                 clock.seconds["optimizer (clipping, AdamW)"] += time.perf_counter() - marks["optimizer"]
 
-    args = training_arguments(settings, Path(tempfile.mkdtemp(prefix="t5qa-profile-")), 33)
-    trainer = Profiled(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        data_collator=collator,
-        processing_class=tokenizer,
-        batch_tokens=run.TRAIN_TOKENS,
-        callbacks=[Phases()],
-    )
+    output = Path(tempfile.mkdtemp(prefix="t5qa-profile-"))
+    # As the train step runs it (the merged attention bias: benchmarks/run.py's --stock-attention is not set here).
+    trainer = run.pipeline_trainer(work, run.TRAIN_TOKENS, warmup + steps, Profiled, [Phases()], output)
     original_backward = trainer.accelerator.backward
 
     def backward(loss, **kwargs):
