@@ -3,6 +3,8 @@
 
 import json
 import os
+import re
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
@@ -27,6 +29,18 @@ try:
     EVALUATIONS = evaluation_runs(config, EXPERIMENTS)
 except ValueError as err:
     raise WorkflowError(str(err)) from None
+
+
+# The Slurm profile ships a placeholder account: say so before sbatch refuses every job.
+if any(
+    re.fullmatch(r"slurm_account=['\"]?def-someone['\"]?", str(arg))
+    for arg in getattr(workflow.resource_settings.default_resources, "args", None) or []
+):
+    print(
+        "warning: slurm_account is the profile's placeholder def-someone: set yours in profiles/slurm/config.yaml"
+        " or add --default-resources slurm_account=def-yourpi (sshare -U shows your accounts)",
+        file=sys.stderr,
+    )
 
 
 include: "workflow/rules/common.smk"

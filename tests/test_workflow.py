@@ -125,3 +125,17 @@ def report_files(report: Path) -> dict[str, bytes]:
 def test_unknown_dataset_is_a_clear_error(tmp_path):
     result = snakemake(tmp_path, "-n", "results/metrics/nope.json", check=False)
     assert "dataset 'nope' is not declared" in result.stdout + result.stderr
+
+
+def test_the_slurm_profile_gives_each_job_its_threads_and_flags_the_placeholder_account(tmp_path):
+    """A dry run through the Slurm profile shows the threads a job gets (set-threads: train 8, predict 4), not the
+    login node's cores; the profile's placeholder account is named at once, a real one is not."""
+    profile = ("--profile", str(REPO / "profiles" / "slurm"), "-p", "results/metrics/squad2.json")
+    result = snakemake(tmp_path, "-n", *profile)
+    output = result.stdout + result.stderr
+    train = next(line for line in output.splitlines() if "workflow/scripts/train.py" in line and "exec " in line)
+    predict = next(line for line in output.splitlines() if "workflow/scripts/predict.py" in line and "exec " in line)
+    assert "--threads 8" in train and "--threads 4" in predict
+    assert "warning: slurm_account is the profile's placeholder def-someone" in output
+    own = snakemake(tmp_path, "-n", *profile, "--default-resources", "slurm_account=def-mylab")
+    assert "placeholder" not in own.stdout + own.stderr
