@@ -28,7 +28,7 @@ BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, b
 # Settings that do not change what is computed: a checkpoint made with other values is still this run's.
 # (Not gradient_checkpointing: it computes the same weights only up to float rounding, the order in which gradients
 # add up changes.)
-OPERATIONAL_SETTINGS = {"save_steps", "logging_steps"}
+OPERATIONAL_SETTINGS = {"save_steps", "logging_steps", "report_to"}
 log = logging.getLogger("t5qa.train")
 
 

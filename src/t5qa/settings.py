@@ -224,6 +224,7 @@ class TrainSettings(StepSettings):
     gradient_checkpointing: bool = setting("train.gradient_checkpointing")
     save_steps: int = setting("train.save_steps")
     logging_steps: int = setting("train.logging_steps")
+    report_to: list[str] = setting("train.report_to")
     eval_steps: int = setting("train.eval_steps")
     eval_examples: int = setting("train.eval_examples")
     best_metric: str = setting("train.best_metric")

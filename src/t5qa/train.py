@@ -22,6 +22,7 @@ model is the best evaluation's. The log history, TensorBoard events, a plot and 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 import shutil
@@ -57,6 +58,7 @@ from t5qa.checkpoints import (
     resumable_checkpoint,
     run_fingerprint,
 )
+from t5qa.errors import InputError
 from t5qa.model_card import render_model_card
 from t5qa.model_io import auto_max_new_tokens, honour_umask, load_model, use_bf16
 from t5qa.plot_training import plot_training
@@ -200,6 +202,7 @@ class QATrainer(Seq2SeqTrainer):
 def training_arguments(
     settings: TrainSettings, checkpoint_dir: Path, generation_max_length: int, dataloader_workers: int = 0
 ) -> Seq2SeqTrainingArguments:
+    require_trackers(settings.report_to)
     bf16 = use_bf16(settings.precision)
     cuda = torch.cuda.is_available()
     # Worker processes keep a GPU fed. On CPU the cores are better spent on the math, and a worker count that
@@ -237,13 +240,28 @@ def training_arguments(
         predict_with_generate=True,  # EM/F1 of generated answers, greedy, as long as prediction's
         generation_max_length=generation_max_length,
         generation_num_beams=1,
-        report_to="none",  # TensorBoardEvents writes the events (it handles resumed runs)
+        # TensorBoard through TensorBoardEvents (it handles resumed runs); the others through their integrations.
+        report_to=[name for name in settings.report_to if name != "tensorboard"] or "none",
         disable_tqdm=not on_terminal(),  # in a log file: ProgressLines and the Trainer's printed logs instead
         ddp_find_unused_parameters=False,
         torch_compile=settings.torch_compile,
         # Recompute each layer's activations in the backward pass (non-reentrant checkpointing, safe under DDP).
         activation_checkpointing=settings.gradient_checkpointing,
     )
+
+
+TRACKER_PACKAGES = {"wandb": "wandb", "mlflow": "mlflow"}
+
+
+def require_trackers(report_to: list[str]) -> None:
+    """A tracker whose package is missing is one line before training, not a traceback after loading."""
+    for name in report_to:
+        package = TRACKER_PACKAGES.get(name)
+        if package and importlib.util.find_spec(package) is None:
+            raise InputError(
+                f"train.report_to: {name} needs the {package} package (pip install {package} in this environment), "
+                "or leave it out of report_to"
+            )
 
 
 def train(
@@ -296,7 +314,7 @@ def train(
         callbacks=[
             stopper,
             MarkCompleteCheckpoints(fingerprint),
-            TensorBoardEvents(events),
+            *([TensorBoardEvents(events)] if "tensorboard" in settings.report_to else []),
             *([] if on_terminal() else [ProgressLines()]),
         ],
     )
