@@ -3,6 +3,7 @@ temporary left by a killed step is removed the next time that output is written.
 
 import contextlib
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -137,7 +138,9 @@ def test_only_this_outputs_temporaries_are_removed(tmp_path):
 def test_the_pattern_matches_exactly_one_outputs_temporaries(name, other, random_part):
     final = Path("/x") / name
     assert temporary_pattern(final).fullmatch(f".{name}.{random_part}.tmp")
-    if other != name:
+    assert temporary_pattern(final).fullmatch(f".{name}.123@node-1.example.org.{random_part}.tmp")
+    # `NAME.PID@HOST` itself is the one other name whose temporaries look like NAME's (with their maker named)
+    if other != name and not re.fullmatch(re.escape(name) + r"\.[0-9]+@[A-Za-z0-9_.-]+", other):
         assert not temporary_pattern(final).fullmatch(f".{other}.{random_part}.tmp")
 
 

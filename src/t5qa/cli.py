@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -123,10 +125,17 @@ def require(settings: dict, required: dict[str, Kind], optional: dict[str, Kind]
 
 
 def split_name(arg: str, where: str) -> tuple[str | None, Path]:
-    """`NAME=PATH` -> (NAME, PATH); a plain PATH -> (None, PATH)."""
-    name, path = arg.split("=", 1) if "=" in arg else (None, arg)
+    """`NAME=PATH` -> (NAME, PATH); a plain PATH -> (None, PATH). An existing file or folder given whole wins,
+    even when its path holds an `=`; a NAME=PATH whose PATH does not exist is refused naming what was given."""
+    if "=" not in arg or Path(arg).exists():
+        if not arg:
+            raise InputError(f"{where}: an empty argument is not [NAME=]PATH")
+        return None, Path(arg)
+    name, path = arg.split("=", 1)
     if name == "" or not path:
         raise InputError(f"{where}: {arg!r} is not [NAME=]PATH")
+    if not Path(path).exists():
+        raise InputError(f"{where}: {arg} not found (neither as a path nor as NAME=PATH: {name}={path})")
     return name, Path(path)
 
 
@@ -134,6 +143,55 @@ def named_path(arg: str, where: str = "a table argument") -> tuple[str, Path]:
     """`NAME=PATH`, or a plain PATH named after its folder (results/normalized/<source>/validation.parquet)."""
     name, path = split_name(arg, where)
     return name or path.resolve().parent.name, path
+
+
+Paths = str | os.PathLike | None | list | tuple
+
+
+def _flat(value: Paths) -> list[Path]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list | tuple):
+        return [path for item in value for path in _flat(item)]
+    return [Path(value)]
+
+
+def _same(a: Path, b: Path) -> bool:
+    """The same file or folder: equal once resolved, or one file under two names (a hard link, a bind mount)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(inner: Path, folder: Path) -> bool:
+    return inner.resolve().is_relative_to(folder.resolve()) and inner.resolve() != folder.resolve()
+
+
+def check_outputs_spare_inputs(inputs: dict[str, Paths], outputs: dict[str, Paths]) -> None:
+    """Refuse, before anything is read, an output that would destroy an input or another output: an output that is
+    an input (a file or a folder), an output folder holding an input, or two outputs that are one file. `inputs` and
+    `outputs` map each argument's name (`--input`) to its path, a list of paths, or None when it is not given."""
+    given_inputs = [(name, path) for name, value in inputs.items() for path in _flat(value)]
+    given_outputs = [(name, path) for name, value in outputs.items() for path in _flat(value)]
+    for out_name, out in given_outputs:
+        for in_name, source in given_inputs:
+            if _same(out, source):
+                raise InputError(
+                    f"{out_name} {out}: is also {in_name}; writing it would destroy that input (give another path)"
+                )
+            if _inside(source, out):
+                raise InputError(
+                    f"{out_name} {out}: holds {in_name} {source}; writing it would destroy that input "
+                    "(give another path)"
+                )
+    for i, (name, out) in enumerate(given_outputs):
+        for other_name, other in given_outputs[i + 1 :]:
+            if _same(out, other) or _inside(out, other) or _inside(other, out):
+                where = "is also" if _same(out, other) else "overlaps"
+                raise InputError(f"{name} {out}: {where} {other_name} {other}; each output needs its own path")
 
 
 def read_table(path: Path, columns: list[str], what: str = "normalised table"):
@@ -195,6 +253,10 @@ def run(main: Callable[[], int | None]) -> None:
         sys.exit(1)
     except OSError as err:
         # A file the step could not read or write (permissions, a full disk, a folder where a file should be).
+        if err.errno == errno.ENOSPC or "No space left on device" in str(err):
+            where = f"{err.filename}: " if err.filename else ""
+            print(f"error: {where}no space left on device (free some space and rerun)", file=sys.stderr)
+            sys.exit(1)
         if err.filename is None:
             raise
         print(f"error: {err.filename}: {err.strerror or first_line(err)}", file=sys.stderr)

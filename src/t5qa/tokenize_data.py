@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
 import pandas as pd
 
-from t5qa.atomic import atomic_path
+from t5qa.atomic import atomic_path, atomic_paths
 from t5qa.cli import read_table
 from t5qa.errors import InputError
 from t5qa.features import DIAGNOSTIC_COLUMNS, check_template, length_stats, make_tokenize_fn
@@ -43,10 +44,17 @@ def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.D
 
 
 def tokenize_dataset(
-    tables: dict[str, list[tuple[str, Path]]], tokenizer, settings: TokenizeSettings, output: Path, num_proc: int = 1
+    tables: dict[str, list[tuple[str, Path]]],
+    tokenizer,
+    settings: TokenizeSettings,
+    output: Path,
+    num_proc: int = 1,
+    stats_path: Path | None = None,
+    write_stats: Callable[[Path, dict], None] | None = None,
 ) -> dict:
     """Tokenize each split given (split -> [(source, table)]) into `output` (save_to_disk, renamed into place).
-    Returns the stats."""
+    Returns the stats. With `stats_path`, `write_stats(path, stats)` writes them there too, and the folder and the
+    stats are renamed into place together (never one run's folder with another run's stats)."""
     for warning in check_template(settings.template):
         log.warning(warning)
     if settings.long_inputs == "windows" and settings.overlap >= settings.max_source_length:
@@ -73,8 +81,13 @@ def tokenize_dataset(
         stats[split] = split_stats(encoded)
         # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
         splits[split] = encoded.select_columns(TOKENIZED_COLUMNS)
-    with atomic_path(output, is_dir=True) as tmp:
+    if stats_path is None:
+        with atomic_path(output, is_dir=True) as tmp:
+            datasets.DatasetDict(splits).save_to_disk(str(tmp))
+        return stats
+    with atomic_paths(output, stats_path, is_dir=(True, False)) as (tmp, stats_tmp):
         datasets.DatasetDict(splits).save_to_disk(str(tmp))
+        write_stats(stats_tmp, stats)
     return stats
 
 

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.download import fetch
+from t5qa.download import fetch, manifest_path
 from t5qa.errors import InputError
 
 log = logging.getLogger("t5qa.download")
@@ -31,6 +31,11 @@ def main() -> None:
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
     args = parser.parse_args()
     location = cli.parse_settings(args.location, where="--location")
+    local = location.get("path")
+    cli.check_outputs_spare_inputs(
+        {"--archive": args.archive, "--location's path": local if isinstance(local, str) else None},
+        {"--output": args.output, "the manifest": manifest_path(Path(args.output))},
+    )
     if args.retries < 1:
         raise InputError(f"--retries: must be at least 1, not {args.retries}")
     if not (args.backoff >= 0 and math.isfinite(args.backoff)):

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import check_destination, write_json
+from t5qa.atomic import atomic_paths, check_destination, write_json
 from t5qa.manifest import build_manifest, now
 from t5qa.metrics import load_predictions, name_references, score
 
@@ -46,6 +46,14 @@ def main() -> None:
         if output:
             check_destination(output)
     references = [cli.split_name(a, "--references") for a in args.references]
+    cli.check_outputs_spare_inputs(
+        {
+            "--predictions": args.predictions,
+            "--references": [path for _, path in references],
+            "--train-references": args.train_references,
+        },
+        {"--output": args.output, "--manifest": args.manifest},
+    )
     train_answers = [
         answer
         for path in args.train_references
@@ -60,9 +68,11 @@ def main() -> None:
         inputs = {"predictions": args.predictions, **{f"references:{s}": str(p) for s, p in references}}
         settings = {"dataset": args.dataset_name, "model": args.model_name}
         manifest = build_manifest("metrics", settings, inputs, started)
-    write_json(args.output, result)
-    if args.manifest:
-        write_json(args.manifest, manifest)
+    # The metrics and their manifest appear together, from this run, or not at all.
+    outputs = {args.output: result, **({args.manifest: manifest} if args.manifest else {})}
+    with atomic_paths(*outputs) as temporaries:
+        for tmp, document in zip(temporaries, outputs.values()):
+            write_json(tmp, document)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import json
 import logging
 
 from t5qa import cli
-from t5qa.atomic import atomic_path
+from t5qa.atomic import atomic_paths
 from t5qa.errors import InputError
 from t5qa.formats import FORMATS
 from t5qa.normalize import normalize_file
@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--stats", help="where to write row counts and problems (JSON); default OUTPUT.stats.json")
     parser.add_argument("--settings", required=True, help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args()
+    stats_path = args.stats or f"{args.output}.stats.json"
+    cli.check_outputs_spare_inputs({"--input": args.input}, {"--output": args.output, "--stats": stats_path})
     settings = NormalizeSettings.from_json(args.settings)
 
     table, stats = normalize_file(args.input, settings)
@@ -47,7 +49,7 @@ def main() -> None:
         log.info("kept %d rows with %s", count, kind.replace("_", " "))
     log.info("%s: %d rows read, %d written to %s", args.input, stats["rows_read"], len(table), args.output)
     # Both outputs appear together or not at all: each is renamed into place only once both are written.
-    with atomic_path(args.output) as table_tmp, atomic_path(args.stats or f"{args.output}.stats.json") as stats_tmp:
+    with atomic_paths(args.output, stats_path) as (table_tmp, stats_tmp):
         table.to_parquet(table_tmp, index=False)
         stats_tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--output", required=True, help="the PNG to write")
     parser.add_argument("--title", help="the figure's title; default the log's path")
     args = parser.parse_args()
+    cli.check_outputs_spare_inputs({"--log-history": args.log_history}, {"--output": args.output})
     check_destination(args.output)
     training_log = load_training_log(args.log_history)
     plot_training(training_log, args.output, args.title or args.log_history)

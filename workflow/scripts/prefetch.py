@@ -35,6 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.name.strip():
         raise InputError("--name: empty; give a hub id, a local folder or 'scratch'")
+    cli.check_outputs_spare_inputs({"--name": args.name}, {"--output": args.output})
     check_destination(args.output)
     record = {"name": args.name, "fetched": now()}
     if args.name == "scratch" or Path(args.name).exists():

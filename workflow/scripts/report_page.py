@@ -33,6 +33,14 @@ def main() -> None:
     parser.add_argument("--tokenize-stats", required=True, help="the tokenize step's stats JSON")
     parser.add_argument("--output", required=True, help="the HTML page")
     args = parser.parse_args()
+    cli.check_outputs_spare_inputs(
+        {
+            "--metrics": args.metrics,
+            "--normalize-stats": [argument.partition("=")[2] for argument in args.normalize_stats],
+            "--tokenize-stats": args.tokenize_stats,
+        },
+        {"--output": args.output},
+    )
     check_destination(args.output)
     normalize_stats_paths = parse_normalize_stats_arguments(args.normalize_stats)
     metrics, normalize_stats, tokenize_stats = load_report_inputs(

@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--csv", required=True, help="the table, every number as computed")
     parser.add_argument("--markdown", required=True, help="the table for reading, scores to 2 decimals")
     args = parser.parse_args()
+    runs_file = args.runs[1:] if args.runs.startswith("@") else None
+    cli.check_outputs_spare_inputs({"--runs": runs_file}, {"--csv": args.csv, "--markdown": args.markdown})
     for output in (args.csv, args.markdown):
         check_destination(output)
     runs = load_runs(read_runs_argument(args.runs))

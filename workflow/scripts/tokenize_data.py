@@ -46,11 +46,22 @@ def main() -> None:
         raise InputError("give --train and --validation (a training folder), or --test alone (a test folder)")
     given = {"train": args.train, "validation": args.validation, "test": args.test}
     tables = {split: [cli.named_path(a, f"--{split}") for a in values] for split, values in given.items() if values}
+    cli.check_outputs_spare_inputs(
+        {"--tokenizer": args.tokenizer, **{f"--{split}": [path for _, path in tables[split]] for split in tables}},
+        {"--output": args.output, "--stats": args.stats},
+    )
     check_destination(args.output, is_dir=True)
     check_destination(args.stats)
     tokenizer = load_tokenizer(args.tokenizer)
-    stats = tokenize_dataset(tables, tokenizer, settings, args.output, num_proc=args.num_proc)
-    write_tokenize_stats(args.stats, stats, settings)
+    stats = tokenize_dataset(
+        tables,
+        tokenizer,
+        settings,
+        args.output,
+        num_proc=args.num_proc,
+        stats_path=args.stats,
+        write_stats=lambda path, stats: write_tokenize_stats(path, stats, settings),
+    )
     log.info("tokenized %s", {split: s["rows"] for split, s in stats.items()})
 
 
