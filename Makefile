@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo demo-report test lint clean-demo
+.PHONY: install demo demo-report test lint clean-demo docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(STAMP)
 	ruff check .
 	ruff format --check .
 	snakemake --lint --configfile config/demo.yaml
+
+# The settings reference in config/README.md, generated from the schema (tests/test_settings_reference.py checks it).
+docs: $(STAMP)
+	python -m t5qa.settings_reference --write config/README.md
 
 clean-demo:
 	rm -rf results/*/demo* results/*/demo_* results/scratch/demo logs/*/demo*
