@@ -34,21 +34,9 @@ class Prepared:
     validation_of: int  # validation questions before validation_questions cut them
     stats: dict | None = None  # the tokenize stats (None: not tokenized)
 
-    @property
-    def tokenizer_dir(self) -> Path:
-        return self.work / "tokenizer"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.work / "init"
-
-    @property
-    def tokenized(self) -> Path:
-        return self.work / "tokenized"
-
-    @property
-    def stats_file(self) -> Path:
-        return self.work / "tokenize_stats.json"
+    def __post_init__(self):
+        self.tokenizer_dir, self.model_dir = self.work / "tokenizer", self.work / "init"
+        self.tokenized, self.stats_file = self.work / "tokenized", self.work / "tokenize_stats.json"
 
     def rows(self, split: str) -> int:
         return sum(len(table) for _, table in self.tables[split])

@@ -1,8 +1,6 @@
 """benchmarks/prepare.py, the benchmarks' one preparation: it makes what the workflow's own steps make."""
 
-import importlib.util
 import json
-import sys
 
 import datasets
 import pandas as pd
@@ -10,6 +8,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from .conftest import REPO, run_script
+from .test_gpu_check import load_benchmark
 
 DEMO = REPO / "resources" / "demo"
 SQUAD = {split: DEMO / f"squad_{split}.json" for split in ("train", "validation")}
@@ -18,13 +17,7 @@ ARCHITECTURE = {"d_model": 16, "d_ff": 32, "d_kv": 8, "num_heads": 2, "num_layer
 
 
 def load_prepare():
-    """benchmarks/prepare.py as a module (benchmarks/ is no package)."""
-    if "prepare" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("prepare", REPO / "benchmarks" / "prepare.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["prepare"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["prepare"]
+    return load_benchmark("prepare")
 
 
 @pytest.fixture(scope="module")

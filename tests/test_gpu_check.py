@@ -15,14 +15,18 @@ from .conftest import REPO
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 
 
-def load_script():
-    """The script as a module (benchmarks/ is no package); registered first, as dataclasses need."""
-    if "gpu_check" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+def load_benchmark(name: str):
+    """benchmarks/<name>.py as a module (benchmarks/ is no package); registered first, as dataclasses need."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
-        sys.modules["gpu_check"] = module
+        sys.modules[name] = module
         spec.loader.exec_module(module)
-    return sys.modules["gpu_check"]
+    return sys.modules[name]
+
+
+def load_script():
+    return load_benchmark("gpu_check")
 
 
 @pytest.fixture(scope="module")
