@@ -384,7 +384,8 @@ def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
     log = result.stdout + result.stderr
     assert "\r" not in log
     assert re.search(r"train steps: 20/20 \(100%\), [\d.]+ steps/s", log), log[-3000:]
-    assert "'loss'" in log  # the Trainer's logged losses, one line each
+    assert re.search(r"t5qa.train INFO train step=5/20 epoch=[\d.]+ loss=[\d.]+ ", log), log[-3000:]  # one line each
+    assert "{'loss'" not in log  # not the Trainer's printed dicts
 
 
 # ----------------------------------------------------------------------------- validation during training
@@ -584,3 +585,72 @@ def test_two_processes_score_the_validation_sample_as_one_does(prepared, uninter
     # The loss is a mean of batch means, and the last batch of one process is topped up with repeated questions
     # before its mean is taken (the Trainer's own way): close, not equal.
     assert scores["two"]["eval_loss"] == pytest.approx(scores["one"]["eval_loss"], rel=0.02)
+
+
+# ----------------------------------------------------------------------------- asking a trained model
+
+
+def t5qa_command() -> list[str]:
+    """The installed `t5qa` command of this environment."""
+    return [str(Path(sys.executable).with_name("t5qa"))]
+
+
+def test_asking_the_model_gives_the_predict_steps_answers(prepared, uninterrupted, tmp_path):
+    """`t5qa ask` on the validation questions (a JSONL file, their raw question and context) answers each one as
+    the predict step does: same answer, score and no-answer probability, windows and all."""
+    import pandas as pd
+
+    assert (uninterrupted / "model" / "tokenize_stats.json").is_file()  # the model carries how it was tokenized
+    step = {row["id"]: row for row in predict(prepared, uninterrupted / "model", tmp_path / "step.jsonl")}
+    # In the tokenized split's order (its sources as given): the same batches, so the same float rounding too.
+    frame = pd.concat(
+        [
+            pd.read_parquet(prepared / "normalized" / name / "validation.parquet")
+            for name in ("tiny_squad", "tiny_causalqa")
+        ]
+    )
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "".join(
+            json.dumps({"id": r.id, "question": r.question, "context": r.context}) + "\n" for r in frame.itertuples()
+        )
+    )
+    result = subprocess.run(
+        [*t5qa_command(), "ask", str(uninterrupted / "model"), "--file", str(questions), "--json"]
+        + ["--settings", json.dumps(PREDICT)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    asked = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["id"] for a in asked] == list(frame["id"])
+    for answer in asked:
+        expected = step[answer["id"]]
+        assert (answer["prediction"], answer["score"], answer["na_prob"]) == (
+            expected["prediction"],
+            expected["score"],
+            expected["na_prob"],
+        ), answer["id"]
+
+
+def test_asking_one_question_prints_a_line_and_bad_input_is_one_line(uninterrupted, tmp_path):
+    model = str(uninterrupted / "model")
+    one = subprocess.run(
+        [*t5qa_command(), "ask", model, "--question", "Why did the mill stop?", "--context", "The wheel broke."],
+        capture_output=True,
+        text=True,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    fields = one.stdout.strip().split("\t")
+    assert fields[0] == "1" and fields[2].startswith("score ") and fields[3].startswith("no-answer probability ")
+    piped = subprocess.run(
+        [*t5qa_command(), "ask", model, "--json"], input='{"question": "Why?"}\n', capture_output=True, text=True
+    )
+    assert piped.returncode == 0 and json.loads(piped.stdout)["id"] == "1", piped.stderr[-3000:]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,context\n,no question here\n")
+    refused = subprocess.run([*t5qa_command(), "ask", model, "--file", str(bad)], capture_output=True, text=True)
+    assert (
+        refused.returncode == 1
+        and refused.stderr.strip() == f"error: {bad}: row 2: no question (a `question` field with text)"
+    )

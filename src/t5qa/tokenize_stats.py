@@ -14,6 +14,7 @@ from t5qa.cli import read_json_file, require_object
 from t5qa.errors import InputError
 from t5qa.settings import TokenizeSettings
 
+STATS_IN_MODEL = "tokenize_stats.json"  # a trained model's copy: the data it learnt from, and how it was tokenized
 # What every split's entry holds (tokenize_data.split_stats).
 TRUNCATION_KEYS = ("model_inputs", "inputs_truncated", "targets_truncated", "answers_past_cut", "answers_unseen")
 SPLIT_KEYS = ("rows", "rows_per_source", "source_length", "target_length", *TRUNCATION_KEYS)

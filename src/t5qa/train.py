@@ -64,7 +64,7 @@ from t5qa.model_io import auto_max_new_tokens, honour_umask, load_model, use_bf1
 from t5qa.plot_training import plot_training
 from t5qa.progress import on_terminal
 from t5qa.settings import TrainSettings
-from t5qa.tokenize_stats import load_tokenize_stats, read_tokenize_stats
+from t5qa.tokenize_stats import STATS_IN_MODEL, load_tokenize_stats, read_tokenize_stats
 from t5qa.training_data import load_eval_set, load_splits, load_train_split, make_scorer
 
 log = logging.getLogger("t5qa.train")
@@ -392,6 +392,7 @@ def write_model_extras(
 ) -> None:
     """What outlives the run beside the weights: the log history, TensorBoard events, curves and a model card."""
     (folder / TRAINING_LOG).write_text(json.dumps(training_log, indent=2) + "\n")
+    shutil.copyfile(tokenize_stats, folder / STATS_IN_MODEL)  # how to ask the model (t5qa ask): template, windows
     if events.is_dir():
         shutil.copytree(events, folder / "runs")
     plot_training(training_log, folder / "training_curves.png", title=output_dir.name)
