@@ -17,8 +17,9 @@ blank lines are skipped. Every cell is text; an empty cell is "".
 
 SQuAD 2.0 JSON: damage above the question level (data, paragraphs or qas not lists) is refused naming its JSON
 path. A question that is not an object (`bad_qa`), whose answers are not a list of {"text": string} objects
-(`bad_answers`), whose is_impossible is not true/false (`bad_is_impossible`), or whose paragraph's context is not
-text (`bad_context`) is dropped and counted. `is_impossible: true` wins over any answers (kept as
+(`bad_answers`), whose is_impossible is not true/false (`bad_is_impossible`), whose paragraph's context is not
+text (`bad_context`), or that is marked answerable (`is_impossible: false`) but has no answer text
+(`answerable_without_answers`) is dropped and counted. `is_impossible: true` wins over any answers (kept as
 `impossible_answers_ignored`).
 """
 
@@ -83,6 +84,7 @@ class Tally:
         self.dropped: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
         self.kept: Counter[str] = Counter()
+        self.suspect_examples: dict[str, list[str]] = {}  # kept rows worth a warning: their first ids
 
     def drop(self, kind: str, where: str, row_id: Any, detail: str) -> None:
         if isinstance(row_id, int) and not isinstance(row_id, bool):
@@ -94,6 +96,18 @@ class Tally:
             raise InputError(f"{self.path}: {named}: {detail}")
         self.dropped[kind] += 1
         examples = self.examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLE_IDS:
+            examples.append(row_id if has_id else where)
+
+    def suspect(self, kind: str, where: str, row_id: Any, detail: str) -> None:
+        """A row kept as read but likely not what the file meant (e.g. a record without the answer field, read as
+        unanswerable): counted under `kind` among the kept, its first ids logged; refused when `strict`."""
+        has_id = isinstance(row_id, str) and row_id.strip() and not SURROGATE.search(row_id)
+        if self.strict:
+            named = f"{where} (id {row_id!r})" if has_id else where
+            raise InputError(f"{self.path}: {named}: {detail} (strict: true refuses it)")
+        self.kept[kind] += 1
+        examples = self.suspect_examples.setdefault(kind, [])
         if len(examples) < MAX_EXAMPLE_IDS:
             examples.append(row_id if has_id else where)
 
@@ -308,6 +322,10 @@ def _squad_question(qa: Any, context: Any, where: str, tally: Tally) -> dict[str
     texts = [answer["text"] for answer in answers]
     if impossible and join_answers(texts):
         tally.kept["impossible_answers_ignored"] += 1
+    if impossible is False and not join_answers(texts):
+        # Marked answerable, yet no answer: reading it as unanswerable would turn it around silently.
+        tally.drop("answerable_without_answers", where, qa_id, "is_impossible is false but the question has no answer")
+        return None
     return {"id": qa_id, "question": qa.get("question"), "context": context, "answer": [] if impossible else texts}
 
 

@@ -11,8 +11,10 @@ and counted. A JSON string holding a lone surrogate escape ("\\ud800") is not te
 Columns (generic formats): `columns` maps uniform columns to source fields; dots reach nested fields
 (`answers.text`). A mapped field the file lacks, or an unmapped question/context/answer the file lacks under its
 own name, is refused listing the fields the file has. An absent unmapped id is derived from a hash of question and
-context. A field the file has but that is null or absent on some records is a row problem: a missing answer means
-unanswerable, a missing context means none, a missing question or mapped id drops the row.
+context. A field the file has but that is null or absent on some records is a row problem: a null answer means
+unanswerable, a missing context means none, a missing question or mapped id drops the row. A record that lacks the
+answer field altogether (while others have it) is kept as unanswerable but counted (`answer_field_absent`, with a
+warning naming its first ids), and refused when `strict`.
 
 Answers: several golds share a cell, tab-separated, and `answer` and `answer_processed` always agree on whether a
 question is answerable (training reads `answer`, scoring either). CausalQA ships both columns: when `answer` is
@@ -163,6 +165,11 @@ def build_table(
             tally.drop("duplicate_id", where, record["id"], "id appears earlier in the file")
             continue
         seen_ids.add(record["id"])
+        if row["answer"] is MISSING:
+            # Other records have the answer field and this one lacks it: likely a typo in the file, not "unanswerable".
+            tally.suspect(
+                "answer_field_absent", where, record["id"], "no answer field; it would be read as unanswerable"
+            )
         _count_oddities(record, tally.kept)
         out.append(record)
     table = pd.DataFrame(out, columns=UNIFORM_COLUMNS)
@@ -173,6 +180,8 @@ def build_table(
         "dropped": tally.dropped_dict(),
         "kept": dict(sorted(tally.kept.items())),
     }
+    if tally.suspect_examples:
+        stats["kept_first_ids"] = {kind: ids for kind, ids in sorted(tally.suspect_examples.items())}
     return table, stats
 
 

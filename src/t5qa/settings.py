@@ -198,6 +198,7 @@ class TokenizeSettings(StepSettings):
     long_inputs: str = setting("tokenize.long_inputs")
     stride: int | str = setting("tokenize.stride")
     unanswerable_window_share: float = setting("tokenize.unanswerable_window_share")
+    train_validation_overlap: str = setting("tokenize.train_validation_overlap")
 
     @property
     def overlap(self) -> int:

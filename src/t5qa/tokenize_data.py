@@ -13,6 +13,7 @@ from t5qa.atomic import atomic_path, atomic_paths
 from t5qa.cli import read_table
 from t5qa.errors import InputError
 from t5qa.features import DIAGNOSTIC_COLUMNS, check_template, length_stats, make_tokenize_fn
+from t5qa.formats import MAX_EXAMPLE_IDS
 from t5qa.settings import TokenizeSettings
 from t5qa.text import gold_answers
 
@@ -63,8 +64,9 @@ def tokenize_dataset(
             f"{settings.max_source_length} (windows share `stride` tokens and still hold the question)"
         )
     splits, stats = {}, {}
-    for split, split_tables in tables.items():
-        raw = load_split(split_tables, text_columns(settings))
+    raws = {split: load_split(split_tables, text_columns(settings)) for split, split_tables in tables.items()}
+    overlap = train_validation_overlap(raws, settings) if {"train", "validation"} <= raws.keys() else None
+    for split, raw in raws.items():
         # Every gold answer, as the metrics step scores them: validation during training scores the same way.
         golds = [gold_answers(a, p) for a, p in zip(raw["answer"], raw["answer_processed"])]
         raw = raw.add_column("answers", golds, feature=datasets.List(datasets.Value("string")))
@@ -79,6 +81,8 @@ def tokenize_dataset(
             desc=f"tokenize {split}",
         )
         stats[split] = split_stats(encoded)
+        if split == "validation" and overlap:
+            stats[split]["overlap_with_train"] = overlap
         # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
         splits[split] = encoded.select_columns(TOKENIZED_COLUMNS)
     if stats_path is None:
@@ -89,6 +93,35 @@ def tokenize_dataset(
         datasets.DatasetDict(splits).save_to_disk(str(tmp))
         write_stats(stats_tmp, stats)
     return stats
+
+
+def train_validation_overlap(raws: dict[str, datasets.Dataset], settings: TokenizeSettings) -> dict | None:
+    """Validation rows that repeat a training row: the same source and id, or the same question and context (as the
+    model reads them, from any source). Validating on them overstates the scores, so they are counted in the stats
+    with their first ids and warned about (`tokenize.train_validation_overlap: warn`), or refused (`refuse`).
+    None when there are none."""
+    question, context = text_columns(settings)[1:3]
+    train, validation = raws["train"], raws["validation"]
+    train_ids = set(zip(train["source"], train["id"]))
+    train_texts = set(zip(train[question], train[context]))
+    same_id, same_text, first = 0, 0, []
+    for source, row_id, q, c in zip(validation["source"], validation["id"], validation[question], validation[context]):
+        by_id, by_text = (source, row_id) in train_ids, (q, c) in train_texts
+        same_id += by_id
+        same_text += by_text
+        if (by_id or by_text) and len(first) < MAX_EXAMPLE_IDS:
+            first.append(f"{source}:{row_id}")
+    if not first:
+        return None
+    found = {"same_id": same_id, "same_question_and_context": same_text, "first_ids": first}
+    summary = (
+        f"{same_id} validation rows have a training row's id and {same_text} a training row's question and "
+        f"context (validating on training rows overstates the scores), e.g. {', '.join(first)}"
+    )
+    if settings.train_validation_overlap == "refuse":
+        raise InputError(f"--validation: {summary}; tokenize.train_validation_overlap: refuse")
+    log.warning("%s; counted in the stats as validation.overlap_with_train", summary)
+    return found
 
 
 def split_stats(encoded: datasets.Dataset) -> dict:

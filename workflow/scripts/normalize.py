@@ -46,7 +46,11 @@ def main() -> None:
     for kind, problem in stats["dropped"].items():
         log.warning("dropped %d rows (%s), e.g. ids %s", problem["count"], kind, problem["first_ids"])
     for kind, count in stats["kept"].items():
-        log.info("kept %d rows with %s", count, kind.replace("_", " "))
+        if kind in stats.get("kept_first_ids", {}):
+            ids = stats["kept_first_ids"][kind]
+            log.warning("kept %d rows with %s (worth checking), e.g. ids %s", count, kind.replace("_", " "), ids)
+        else:
+            log.info("kept %d rows with %s", count, kind.replace("_", " "))
     log.info("%s: %d rows read, %d written to %s", args.input, stats["rows_read"], len(table), args.output)
     # Both outputs appear together or not at all: each is renamed into place only once both are written.
     with atomic_paths(args.output, stats_path) as (table_tmp, stats_tmp):
