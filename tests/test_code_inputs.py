@@ -33,10 +33,13 @@ def test_a_name_that_is_not_a_module_adds_only_the_module_it_comes_from(tmp_path
 
 def package_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports (at module level or inside functions)."""
+    def module(path: Path) -> str:
+        return str(path.relative_to(LIBRARY).with_suffix(""))
+
     graph = {}
-    for path in sorted(LIBRARY.glob("*.py")):
-        targets = {Path(f).stem for name in imported_names(path) for f in module_files(name, LIBRARY)[1:]}
-        graph[path.stem] = targets - {path.stem}
+    for path in sorted(LIBRARY.rglob("*.py")):
+        targets = {module(f) for name in imported_names(path) for f in module_files(name, LIBRARY)}
+        graph[module(path)] = targets - {module(path), "__init__"} - ({module(path.parent / "__init__.py")})
     return graph
 
 

@@ -192,7 +192,11 @@ def library_modules_run_by(script: Path, library: Path) -> set[str]:
     import is left unresolved, which keeps this quick."""
     finder = modulefinder.ModuleFinder(path=[str(library.parent)])
     finder.run_script(str(script))
-    return {Path(m.__file__).name for name, m in finder.modules.items() if name.split(".")[0] == "t5qa" and m.__file__}
+    return {
+        str(Path(m.__file__).relative_to(library))
+        for name, m in finder.modules.items()
+        if name.split(".")[0] == "t5qa" and m.__file__
+    }
 
 
 def test_editing_any_library_module_reruns_exactly_the_steps_that_run_it(built):
@@ -210,8 +214,9 @@ def test_editing_any_library_module_reruns_exactly_the_steps_that_run_it(built):
         for rule, script in RULE_SCRIPTS.items()
     }
     wrong, unused = [], []
-    for module in sorted(library.glob("*.py")):
-        expected = set().union(*(follows[rule] for rule in RULE_SCRIPTS if module.name in runs[rule]))
+    for module in sorted(library.rglob("*.py")):
+        name = str(module.relative_to(library))
+        expected = set().union(*(follows[rule] for rule in RULE_SCRIPTS if name in runs[rule]))
         times = module.stat()
         os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns + 3600 * 10**9))
         try:
@@ -219,9 +224,9 @@ def test_editing_any_library_module_reruns_exactly_the_steps_that_run_it(built):
         finally:
             os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
         if planned != expected:
-            wrong.append(f"{module.name}: planned {sorted(planned)}, expected {sorted(expected)}")
+            wrong.append(f"{name}: planned {sorted(planned)}, expected {sorted(expected)}")
         if not expected:
-            unused.append(module.name)
+            unused.append(name)
     assert wrong == []
     assert "launch.py" in unused and "train.py" not in unused  # both cases were seen
     assert planned_jobs(root, path, "all", snakefile=snakefile) == {}  # restored: nothing to do
