@@ -558,6 +558,13 @@ def launcher(processes: int) -> list[str]:
     ]
 
 
+def run_step(processes: int, script: str, args: list[str], log_file: Path, budget: Budget) -> tuple[str | None, float]:
+    """workflow/scripts/<script> through the workflow's launcher, within the budget: (why it failed or None, wall s)."""
+    command = [*launcher(processes), str(REPO / "workflow" / "scripts" / script), *args]
+    status, wall = run_script(command, log_file, timeout=max(30.0, budget.left() - 30))
+    return (None if status == 0 else script_failure(status, wall, log_file)), wall
+
+
 def script_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, peak, budget: Budget) -> dict:
     """workflow/scripts/train.py in its own process(es), from the same starting model: torch_compile on, or
     several processes."""
@@ -566,18 +573,15 @@ def script_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, pea
     row.update(batch_size=plan.batch_size, precision="bf16 autocast" if use_bf16("auto") else "fp32")
     name = f"model-{row['processes']}p{'-compiled' if row['compile'] else ''}"
     settings = pipeline_train_settings(plan, row["compile"]).as_dict()
-    command = [
-        *launcher(row["processes"]),
-        str(REPO / "workflow" / "scripts" / "train.py"),
+    args = [
         *("--tokenized", str(work / "tokenized"), "--stats", str(work / "tokenize_stats.json")),
         *("--model", str(work / "init-t5-small"), "--output", str(work / name)),
         *("--checkpoints", str(work / f"checkpoints-{name}"), "--settings", json.dumps(settings)),
         *("--dataloader-workers", "1" if torch.cuda.is_available() else "0"),
     ]
-    log_file = work / f"{name}.log"
-    status, wall = run_script(command, log_file, timeout=max(30.0, budget.left() - 30))
-    if status != 0:
-        return {**row, "status": script_failure(status, wall, log_file)}
+    failure, wall = run_step(row["processes"], "train.py", args, work / f"{name}.log", budget)
+    if failure:
+        return {**row, "status": failure}
     row["wall_s"] = wall
     return summarise_training(row, work / name, data, terms, peak)
 
@@ -586,16 +590,13 @@ def script_predict(row: dict, work: Path, budget: Budget) -> dict:
     """workflow/scripts/predict.py in several processes, on the model trained in this process: the predictions must
     be those of one process (the pipeline deals fixed batches out to the processes)."""
     output = work / f"predictions-{row['processes']}p.jsonl"
-    command = [
-        *launcher(row["processes"]),
-        str(REPO / "workflow" / "scripts" / "predict.py"),
+    args = [
         *("--model", str(work / "model"), "--tokenized", str(work / "tokenized")),
         *("--stats", str(work / "tokenize_stats.json"), "--output", str(output)),
     ]
-    log_file = work / f"predict-{row['processes']}p.log"
-    status, wall = run_script(command, log_file, timeout=max(30.0, budget.left() - 30))
-    if status != 0:
-        return {**row, "status": script_failure(status, wall, log_file)}
+    failure, wall = run_step(row["processes"], "predict.py", args, work / f"predict-{row['processes']}p.log", budget)
+    if failure:
+        return {**row, "status": failure}
     expected = {p["id"]: p["prediction"] for p in read_predictions(work / "predictions.jsonl")}
     got = {p["id"]: p["prediction"] for p in read_predictions(output)}
     same = sum(got.get(key) == value for key, value in expected.items())
