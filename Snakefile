@@ -7,9 +7,9 @@ import re
 import sys
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from t5qa.config_check import check_config
+from t5qa.config_check import validate_config
 from t5qa.experiments import build_experiments, evaluation_runs
 
 min_version("9.0")
@@ -18,13 +18,14 @@ min_version("9.0")
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-validate(config, "src/t5qa/config.schema.yaml")
-# validate() inserts the schema's default objects by reference: give every source its own copy.
-config.update(json.loads(json.dumps(config)))
-# What the schema cannot see (a dataset naming an undeclared source, a source listed twice, ...): one line each.
+# Config mistakes, one line each naming the key path, the value and what is allowed: a key given twice in a config
+# file, what the schema (src/t5qa/config.schema.yaml) refuses (its defaults are filled in here), and what it cannot
+# see (a dataset naming an undeclared source, a source listed twice, ...).
 # Every experiment (the top-level settings are the one named `default`), its overrides merged in and checked.
 try:
-    check_config(config)
+    validate_config(config, workflow.configfiles)
+    # every value its own copy (no default object shared by reference between sources)
+    config.update(json.loads(json.dumps(config)))
     EXPERIMENTS = build_experiments(config)
     EVALUATIONS = evaluation_runs(config, EXPERIMENTS)
 except ValueError as err:

@@ -1,13 +1,20 @@
-"""Config mistakes the schema cannot see, because they are about names that must refer to each other: caught when
-Snakemake builds the DAG (Snakefile), with one line each, instead of a KeyError or silently doubled data later."""
+"""Config mistakes, caught when Snakemake builds the DAG (Snakefile), one line each naming the key path, the value
+and what is allowed: a key given twice in a config file (`duplicate_keys`), what the schema refuses
+(`schema_problems`, which also fills in the schema's defaults), and what the schema cannot see because it is about
+names that must refer to each other (`config_problems`), instead of a KeyError or silently doubled data later."""
 
 from __future__ import annotations
 
 import difflib
+import json
+from pathlib import Path
+
+import yaml
 
 from t5qa.download import check_location
 from t5qa.errors import InputError
 from t5qa.formats import FORMATS, get_format
+from t5qa.settings import STRICT_VALIDATOR, config_schema
 from t5qa.sources import ALL_SPLITS
 
 
@@ -71,3 +78,147 @@ def check_config(config: dict) -> None:
     problems = config_problems(config)
     if problems:
         raise ValueError("\n".join(f"config: {problem}" for problem in problems))
+
+
+# --------------------------------------------------------------------------- keys given twice
+
+
+def duplicate_keys(path: str | Path) -> list[str]:
+    """Every key a YAML (or JSON) config file gives twice in one mapping, with both lines: a YAML loader keeps the
+    last value silently."""
+    path = Path(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []  # Snakemake has read it already: it reports a file it cannot read itself
+    problems: list[str] = []
+
+    def walk(node, where: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                name = f"{where}.{key}" if where else str(key)
+                line = key_node.start_mark.line + 1
+                if key is not None and key in first_line:
+                    problems.append(
+                        f"{path}: {name} is given twice (lines {first_line[key]} and {line}); the last would silently "
+                        "win: keep one"
+                    )
+                elif key is not None:
+                    first_line[key] = line
+                walk(value_node, name)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{where}[{i}]")
+
+    walk(root, "")
+    return problems
+
+
+# --------------------------------------------------------------------------- what the schema refuses
+
+NAME_PATTERN = "^[A-Za-z0-9_\\-]+$"
+TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _resolve(schema: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"].removeprefix("#/$defs/")
+        schema = {**config_schema()["$defs"][ref], **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _value(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def allowed(schema: dict) -> str:
+    """What a schema entry allows, in words: `an integer, at least 1`, `"auto" or an integer, at least 0`."""
+    schema = _resolve(schema)
+    for alternatives in ("oneOf", "anyOf"):
+        if alternatives in schema:
+            shared = {k: v for k, v in schema.items() if k not in (alternatives, "description", "default")}
+            return " or ".join(allowed({**shared, **_resolve(alt)}) for alt in schema[alternatives])
+    if "const" in schema:
+        return _value(schema["const"])
+    if "enum" in schema:
+        return " or ".join(_value(v) for v in schema["enum"])
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds or []
+    words = " or ".join(TYPE_NAMES.get(kind, kind) for kind in kinds) or "a value"
+    limits = []
+    for key, word in (
+        ("minimum", "at least"),
+        ("exclusiveMinimum", "more than"),
+        ("maximum", "at most"),
+        ("exclusiveMaximum", "less than"),
+        ("minLength", "at least {} characters long"),
+        ("minItems", "with at least {} items"),
+    ):
+        if key in schema:
+            limits.append(word.format(schema[key]) if "{}" in word else f"{word} {schema[key]}")
+    if schema.get("uniqueItems"):
+        limits.append("each item once")
+    if "pattern" in schema:
+        if schema["pattern"] == NAME_PATTERN:
+            limits.append("of letters, digits, '_' and '-' only (no spaces, dots or slashes)")
+        else:
+            limits.append(f"matching {schema['pattern']}")
+    return ", ".join([words, *limits])
+
+
+def _explain(error) -> list[str]:
+    """One jsonschema error as lines naming the key path, the value and what is allowed."""
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
+    at = path or "the config"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(schema.get("properties", {}))
+        lines = []
+        for key in error.instance:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{f'{path}.' if path else ''}{key}: unknown key{hint}; the keys here: {', '.join(known)}")
+        return lines
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return [f"{at}: missing {', '.join(map(repr, missing))}"]
+    if error.validator == "propertyNames" or (error.relative_schema_path and "propertyNames" in error.schema_path):
+        return [f"{at}: the name {_value(error.instance)} is not allowed; a name must be {allowed(schema)}"]
+    description = schema.get("description")
+    note = f" ({description})" if description else ""
+    return [f"{at}: {_value(error.instance)} is not allowed; allowed: {allowed(schema)}{note}"]
+
+
+def schema_problems(config: dict) -> list[str]:
+    """What the schema refuses, one line each; fills the schema's defaults into `config` as it goes (as Snakemake's
+    validate did), nested ones too, each default its own copy."""
+    validator = STRICT_VALIDATOR(config_schema())
+    problems: list[str] = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
+        for line in _explain(error):
+            if line not in problems:
+                problems.append(line)
+    return problems
+
+
+def validate_config(config: dict, configfiles=()) -> None:
+    """Everything wrong with the config at DAG build, one line each (ValueError): keys given twice in its files, what
+    the schema refuses, then names that do not refer to each other. Fills in the schema's defaults."""
+    problems = [problem for path in configfiles for problem in duplicate_keys(path)]
+    problems += schema_problems(config)
+    if problems:
+        raise ValueError("\n".join(f"config: {problem}" for problem in problems))
+    check_config(config)
