@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 # The CPU wheel for laptops and CI. On a GPU cluster install a CUDA build of torch into .venv first
-# (README, "Running on an Alliance cluster"): an existing torch is kept.
+# (docs/cluster.md): an existing torch is kept.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 

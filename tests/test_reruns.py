@@ -1,4 +1,4 @@
-"""Only stale steps rerun: each edit of the matrix (README, "What reruns when") against a dry run's job plan."""
+"""Only stale steps rerun: each edit of the matrix (docs/reproducibility.md) against a dry run's job plan."""
 
 import copy
 import modulefinder
