@@ -118,8 +118,9 @@ def test_sigterm_on_one_machine_stops_both_at_one_step_and_they_resume_to_the_sa
 
 # --- through the Slurm profile, on two Slurm nodes
 
-# What a multi-node train job needs in the profile (docs/cluster.md): the nodes, the GPUs of all of them together, and the
-# plugin's `mpi` mode, in which it runs the rule's command as it is (the rule's own srun starts one launcher per node).
+# What a multi-node train job needs in the profile (docs/cluster.md): the nodes, the GPUs of all of them together, and
+# the plugin's `mpi` mode, in which it runs the rule's command as it is (the rule's own srun starts one launcher per
+# node).
 TWO_NODES = {"nodes": 2, "gpu": 2, "mpi": "srun", "tasks": 2, "tasks_per_gpu": 0}
 
 
