@@ -100,3 +100,94 @@ def test_truncation_is_counted_and_a_cut_off_answer_is_detected(tiny_tokenizer):
 def test_malformed_templates_are_refused_before_tokenizing(template, message):
     with pytest.raises(InputError, match=r"^--settings: template .*" + re.escape(message)):
         check_template(template)
+
+
+# --- issue 21: the Webis-CausalQA-22 (UnifiedQA) input and target
+
+
+UNIFIEDQA = {
+    "template": "{question} \\n {context}",  # a literal backslash-n between spaces, as UnifiedQA was trained
+    "template_without_context": "{question}",
+    "target": "answer_cell",
+    "text_columns": "processed",
+}
+
+
+def test_the_new_settings_default_to_todays_behaviour():
+    settings = TokenizeSettings.from_dict({})
+    assert settings.template_without_context is None and settings.target == "first_gold"
+    assert target_text("first\tsecond", "unanswerable", settings.target) == "first"
+
+
+def test_answer_cell_target_is_every_gold_as_stored():
+    assert target_text("first\tsecond", "unanswerable", "answer_cell") == "first\tsecond"
+    assert target_text("", "unanswerable", "answer_cell") == "unanswerable"
+    assert target_text("only", "unanswerable", "answer_cell") == "only"
+
+
+def test_template_without_context_is_checked():
+    from t5qa.features import check_template_without_context, choose_template
+
+    check_template_without_context(None)
+    check_template_without_context("{question}")
+    for bad in ("{question} {context}", "no fields", "{question"):
+        with pytest.raises(InputError, match="template_without_context"):
+            check_template_without_context(bad)
+    assert choose_template("T {question} {context}", "{question}", "  ") == "{question}"
+    assert choose_template("T {question} {context}", "{question}", "some context") == "T {question} {context}"
+    assert choose_template("T {question} {context}", None, "") == "T {question} {context}"
+
+
+def test_unifiedqa_input_and_target(tiny_tokenizer):
+    """Their build_input: question + ' \\n ' + context, the question alone without a context; target: the cell."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    settings = TokenizeSettings.from_dict({**UNIFIEDQA, "max_source_length": 256, "max_target_length": 32})
+    batch = tokenize_batch(tokenizer, settings)
+    inputs = [tokenizer.decode(ids, skip_special_tokens=True) for ids in batch["input_ids"]]
+    assert inputs[1] == "why did the mill close?"  # no context: the question alone, no separator
+    assert inputs[0].startswith("why did the river flood?") and inputs[0].endswith("because of the storm.")
+    expected = tokenizer("why did the river flood? \\n the river flooded because of the storm.")["input_ids"]
+    assert batch["input_ids"][0] == expected
+    # The target is the whole cell: both golds (sentencepiece reads the tab as a word boundary, like a space).
+    assert batch["labels"][0] == tokenizer(text_target="the storm damaged\tthe storm")["input_ids"]
+    assert batch["labels"][0] == tokenizer(text_target="the storm damaged the storm")["input_ids"]
+
+
+def test_what_the_scratch_tokenizer_makes_of_a_literal_backslash_n(tiny_tokenizer):
+    """The separator is two characters, '\\' and 'n', never a newline: T5's vocabulary has no newline (it would
+    become a space), which is why UnifiedQA spells it out. The real T5 vocabulary holds a backslash piece, so the
+    separator survives there as two pieces (not checked here: no hub access; the scratch tokenizer may map the
+    backslash to <unk> when its training text had none, which is why the test only checks the round trip of 'n')."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    with_separator = tokenizer("why \\n because")["input_ids"]
+    with_newline = tokenizer("why \n because")["input_ids"]
+    assert with_separator != with_newline
+    assert with_newline == tokenizer("why because")["input_ids"]  # a real newline vanishes into the boundary
+
+
+def tokenize_batch(tokenizer, settings):
+    return make_tokenize_fn(tokenizer, settings)(
+        {
+            "id": ["a", "b"],
+            "question_processed": ["why did the river flood?", "why did the mill close?"],
+            "context_processed": ["the river flooded because of the storm.", ""],
+            "answer": ["the storm damaged\tthe storm", "the owner left"],
+        }
+    )
+
+
+def test_answer_cell_windows_learn_the_whole_cell(tiny_tokenizer):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    settings = TokenizeSettings.from_dict({**UNIFIEDQA, "max_source_length": 24, "max_target_length": 32, "stride": 4})
+    context = " ".join(["the river was calm that day."] * 6) + " it flooded because of the storm."
+    batch = make_tokenize_fn(tokenizer, settings)(
+        {
+            "id": ["a"],
+            "question_processed": ["why did the river flood?"],
+            "context_processed": [context],
+            "answer": ["the storm\tstorm"],
+        }
+    )
+    targets = {tokenizer.decode([t for t in labels if t >= 0], skip_special_tokens=True) for labels in batch["labels"]}
+    assert len(batch["input_ids"]) > 1
+    assert targets <= {"the storm storm", "unanswerable"} and "the storm storm" in targets

@@ -51,10 +51,42 @@ def render_input(template: str, question: str, context: str) -> str:
     return template.format(question=question, context=context)
 
 
-def target_text(answer_cell: str, unanswerable: str) -> str:
-    """Train on the first gold answer; an unanswerable question learns the configured word."""
+def check_template_without_context(template: str | None) -> None:
+    """`tokenize.template_without_context`: None, or a template with {question} and no {context}."""
+    if template is None:
+        return
+    where = f"--settings: template_without_context {template!r}"
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        render_input(template, "question", "")
+    except (ValueError, KeyError, IndexError, AttributeError) as err:
+        raise InputError(f"{where} is not a valid template ({err})") from err
+    if fields != {"question"}:
+        raise InputError(f"{where} must contain {{question}} and no other field (it is used when there is no context)")
+
+
+def choose_template(template: str, template_without_context: str | None, context: str) -> str:
+    """The template of one input: `template_without_context` when the context is empty (or blank) and one is set.
+    The Webis-CausalQA-22 scripts feed the question alone when the context cell is empty (`'{question}'`)."""
+    if template_without_context is not None and not context.strip():
+        return template_without_context
+    return template
+
+
+def target_text(answer_cell: str, unanswerable: str, target: str = "first_gold") -> str:
+    """What an answerable question learns: its first gold answer (`first_gold`), or the answer cell as stored
+    (`answer_cell`: every gold, tab-separated, as the Webis-CausalQA-22 scripts train on their `answer` column).
+    An unanswerable question learns the configured word either way.
+
+    A tab in a target: T5's sentencepiece normaliser (nmt_nfkc) turns whitespace, a tab included, into the word
+    boundary, so "a<TAB>b" trains on the same tokens as "a b" (the scratch tokenizer does the same: tests/test_features.py).
+    """
     golds = split_answers(answer_cell)
-    return golds[0] if golds else unanswerable
+    if not golds:
+        return unanswerable
+    if target == "answer_cell":
+        return answer_cell.strip()
+    return golds[0]
 
 
 def prediction_to_answer(prediction: str, unanswerable: str) -> str:
@@ -88,6 +120,8 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
     only the windows worth learning from are kept (see `train_on_window`).
     """
     template, unanswerable = settings.template, settings.unanswerable_target
+    without_context = settings.template_without_context
+    check_template_without_context(without_context)
     max_source_length, max_target_length = settings.max_source_length, settings.max_target_length
     windows = settings.long_inputs == "windows"
     q_col, c_col = (
@@ -97,7 +131,10 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
     def tokenize(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
         n = len(batch[q_col])
         ids_in = batch.get("id") or [str(i) for i in range(n)]
-        rendered = [render_with_context_span(template, q, c) for q, c in zip(batch[q_col], batch[c_col])]
+        rendered = [
+            render_with_context_span(choose_template(template, without_context, c), q, c)
+            for q, c in zip(batch[q_col], batch[c_col])
+        ]
         encoded = tokenizer(
             [text for text, _, _ in rendered],
             truncation=False,
@@ -115,7 +152,7 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
                 "answer_past_cut": _answer_past_cut(text, ctx_start, ctx_end, golds, offsets, max_source_length),
             }
             if len(ids) <= max_source_length or not windows:
-                target = target_text(batch["answer"][i], unanswerable)
+                target = target_text(batch["answer"][i], unanswerable, settings.target)
                 kept = ids[: max_source_length - 1] + [tokenizer.eos_token_id] if len(ids) > max_source_length else ids
                 pieces = [(kept, target, True)]
                 question["answer_truncated"] = question["answer_past_cut"]
@@ -134,6 +171,9 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
                     where=f"question {ids_in[i]!r}",
                 )
                 question["answer_truncated"] = bool(golds) and not visible
+                if settings.target == "answer_cell":  # a window that learns an answer learns the whole cell
+                    cell = target_text(batch["answer"][i], unanswerable, "answer_cell")
+                    pieces = [(ids_, cell if t != unanswerable else t, p) for ids_, t, p in pieces]
             for window, (input_ids, target, primary) in enumerate(pieces):
                 if (
                     not all_windows

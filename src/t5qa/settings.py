@@ -191,6 +191,8 @@ class ScratchModelSettings(StepSettings):
 class TokenizeSettings(StepSettings):
     STEP: ClassVar[str] = "tokenize"
     template: str = setting("tokenize.template")
+    template_without_context: str | None = setting("tokenize.template_without_context")
+    target: str = setting("tokenize.target")
     unanswerable_target: str = setting("tokenize.unanswerable_target")
     max_source_length: int = setting("tokenize.max_source_length")
     max_target_length: int = setting("tokenize.max_target_length")

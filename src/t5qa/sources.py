@@ -25,7 +25,9 @@ def read_split(spec: dict, split: str) -> str:
 
 def split_spec(spec: dict, split: str, split_family: str) -> dict:
     """Where a split with its own file comes from: {url|path, md5?, sha256?}, {archive, member} or
-    {hub, config?, split}, with `{split_family}` in a member's path filled in."""
+    {hub, config?, split}, with `{split_family}` in a member's path filled in: the source's own `split_family`
+    when it declares one (so two sources can read both Webis-CausalQA-22 families side by side), else the global
+    `split_family` given."""
     _check_available(spec)
     if split == TEST and TEST not in spec:
         raise ValueError("the source declares no test file (add test: {path: ...} to score a test split)")
@@ -33,7 +35,7 @@ def split_spec(spec: dict, split: str, split_family: str) -> dict:
         raise ValueError(f"the source has no {split} file: its {split} table is carved out of train's file")
     location = dict(spec[split])
     if "member" in location:
-        location["member"] = location["member"].format(split_family=split_family)
+        location["member"] = location["member"].format(split_family=spec.get("split_family") or split_family)
     return location
 
 
