@@ -272,3 +272,43 @@ def test_shared_indexes_point_each_prefix_at_one_user(config):
     assert index[""] is records["default"] and index[records["a"]["tokenization"]] is records["a"]  # a first, not b
     assert len(index) == 2
     assert hub_index(records, "model") == {"": "scratch"}
+
+
+def test_varied_settings_are_the_columns_that_set_experiments_apart(config):
+    """The summary's setting columns: what a sweep's grid or an experiment overrides and the compared experiments
+    do not share (train.seed has its own column; a shared override and resources are no column)."""
+    from t5qa.experiments import summary_name, varied_settings
+
+    config["sweeps"] = [
+        {
+            "name": "lr",
+            "grid": {"train.learning_rate": [0.001, 0.003]},
+            "seeds": [1, 2],
+            "overrides": {"train": {"epochs": 2}},
+        }
+    ]
+    config["experiments"] = {
+        "solo": {"train": {"epochs": 2}, "resources": {"train": {"gpu": 2}}},
+        "raw": {"finetune": False},
+    }
+    config["train"]["learning_rate"] = 0.0005
+    records = build_experiments(config)
+    sweep = [name for name in records if name.startswith("lr-")]
+    columns = varied_settings(records, sweep)
+    assert columns["lr-learning_rate0.001-seed1"] == {"train.learning_rate": 0.001}
+    assert {name: c["train.learning_rate"] for name, c in columns.items()} == dict(
+        zip(sweep, [0.001, 0.001, 0.003, 0.003])
+    )
+    everything = varied_settings(records, [DEFAULT, "solo", "raw", "lr-learning_rate0.003-seed1"])
+    assert everything[DEFAULT] == {
+        "train.epochs": records[DEFAULT]["settings"]["train"]["epochs"],
+        "train.learning_rate": 0.0005,
+        "finetune": True,
+    }
+    assert everything["raw"]["finetune"] is False and everything["solo"]["train.epochs"] == 2
+    assert varied_settings(records, ["solo"]) == {"solo": {}}
+
+    runs = evaluation_runs(config, records)
+    name = summary_name(runs, records)
+    assert name.startswith("default+solo+raw+lr-") and name == summary_name(copy.deepcopy(runs), records)
+    assert summary_name(runs[:2], records) != name
