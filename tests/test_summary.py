@@ -1,11 +1,20 @@
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from t5qa.errors import InputError
-from t5qa.summary import load_runs, summary_table, to_markdown, write_summary
+from t5qa.summary import (
+    load_runs,
+    read_summary_csv,
+    render_summary_page,
+    setting_columns,
+    summary_table,
+    to_markdown,
+    write_summary,
+)
 
 from .conftest import run_script
 
@@ -44,15 +53,15 @@ def sweep(tmp_path) -> list[dict]:
 def test_seeds_of_one_group_give_mean_and_sample_std(sweep):
     table = summary_table(load_runs(sweep))
 
-    assert list(table["experiment"]) == ["lr0.1_seed1", "lr0.1_seed2", "lr0.1 (mean ± std over 2 seeds)", "baseline"]
-    aggregate = table.iloc[2]
+    assert list(table["experiment"]) == ["lr0.1 (mean ± std over 2 seeds)", "lr0.1_seed1", "lr0.1_seed2", "baseline"]
+    aggregate = table.iloc[0]
     assert aggregate["f1"] == pytest.approx(62.0)
     assert aggregate["exact"] == pytest.approx(61.0)
     assert aggregate["f1_std"] == pytest.approx(2 * 2**0.5)  # ddof=1: sqrt((2² + 2²) / 1)
     assert pd.isna(aggregate["seed"])
     assert aggregate["total"] == 400
     assert aggregate["NoAns_f1"] == 90.0 and pd.isna(aggregate["NoAns_f1_std"])  # only one seed has it
-    assert table.loc[[0, 1, 3], "f1_std"].isna().all()
+    assert table.loc[[1, 2, 3], "f1_std"].isna().all()
 
 
 def test_a_single_run_has_no_aggregate_and_empty_std(tmp_path):
@@ -63,20 +72,88 @@ def test_a_single_run_has_no_aggregate_and_empty_std(tmp_path):
 
 def test_per_source_columns_appear_empty_where_absent(sweep):
     table = summary_table(load_runs(sweep))
-    assert list(table["f1[demo_squad]"].iloc[:2]) == [72.0, pytest.approx(float("nan"), nan_ok=True)]
-    assert table["f1[demo_squad]"].iloc[2] == 72.0  # the mean over the seeds that have it
+    assert list(table["f1[demo_squad]"].iloc[1:3]) == [72.0, pytest.approx(float("nan"), nan_ok=True)]
+    assert table["f1[demo_squad]"].iloc[0] == 72.0  # the mean over the seeds that have it
 
 
-def test_aggregate_row_follows_the_last_run_of_its_group(tmp_path):
+def test_seeds_sit_under_their_mean_grouped_by_what_they_are_scored_on(tmp_path):
+    """Runs come as evaluation_runs lists them (each experiment on every dataset in turn); the table groups them by
+    the dataset scored on, then by cell, each mean row right above its seeds."""
     runs = [
         run("a_seed1", metrics_file(tmp_path, "1", 10.0), "a", 1),
+        run("a_seed1", metrics_file(tmp_path, "4", 40.0), "a", 1, evaluated_on="squad"),
         run("other", metrics_file(tmp_path, "2", 20.0)),
         run("a_seed2", metrics_file(tmp_path, "3", 30.0), "a", 2),
-        run("a_seed1", metrics_file(tmp_path, "4", 40.0), "a", 1, evaluated_on="squad"),
+        run("a_seed2", metrics_file(tmp_path, "5", 50.0), "a", 2, evaluated_on="squad"),
+        run("b_seed1", metrics_file(tmp_path, "6", 50.0), "b", 1, evaluated_on="squad"),
     ]
     table = summary_table(load_runs(runs))
-    # The run evaluated elsewhere is a cell of its own, with one seed: not aggregated.
-    assert list(table["experiment"]) == ["a_seed1", "other", "a_seed2", "a (mean ± std over 2 seeds)", "a_seed1"]
+    assert list(zip(table["experiment"], table["evaluated_on"])) == [
+        ("a (mean ± std over 2 seeds)", "demo"),
+        ("a_seed1", "demo"),
+        ("a_seed2", "demo"),
+        ("other", "demo"),
+        ("a (mean ± std over 2 seeds)", "squad"),
+        ("a_seed1", "squad"),
+        ("a_seed2", "squad"),
+        ("b_seed1", "squad"),  # one seed: nothing to average
+    ]
+    assert table["f1"].iloc[4] == pytest.approx(45.0)
+
+
+def test_the_varied_settings_are_columns(tmp_path):
+    runs = [
+        run(
+            "lr-0.001-seed1", metrics_file(tmp_path, "1", 10.0), "lr-0.001", 1, settings={"train.learning_rate": 0.001}
+        ),
+        run(
+            "lr-0.001-seed2", metrics_file(tmp_path, "2", 20.0), "lr-0.001", 2, settings={"train.learning_rate": 0.001}
+        ),
+        run("big", metrics_file(tmp_path, "3", 30.0), settings={"train.learning_rate": 0.003, "finetune": False}),
+    ]
+    table = summary_table(load_runs(runs))
+    assert setting_columns(table) == ["train.learning_rate", "finetune"]
+    assert list(table.columns[:5]) == ["experiment", "group", "seed", "train.learning_rate", "finetune"]
+    assert list(table["train.learning_rate"]) == [0.001, 0.001, 0.001, 0.003]  # the mean row carries its cell's
+    assert table["finetune"].iloc[3] is False or table["finetune"].iloc[3] == False  # noqa: E712
+    markdown = to_markdown(table).splitlines()
+    assert markdown[0].startswith("| experiment | seed | train.learning_rate | finetune | trained_on |")
+    assert markdown[2].startswith("| lr-0.001 (mean ± std over 2 seeds) | – | 0.001 | – | demo |")
+    assert markdown[5].startswith("| big | – | 0.003 | false | demo |")
+
+    csv = tmp_path / "out.csv"
+    write_summary(table, [csv, tmp_path / "copy.csv"], tmp_path / "out.md")
+    assert csv.read_bytes() == (tmp_path / "copy.csv").read_bytes()
+    assert setting_columns(read_summary_csv(csv)) == ["train.learning_rate", "finetune"]
+
+    with pytest.raises(InputError, match=r"settings 'f1' is a column of its own"):
+        load_runs([run("x", metrics_file(tmp_path, "4", 1.0), settings={"f1": 1})])
+    with pytest.raises(InputError, match=r"settings 'model.x' must be one value, not a list"):
+        load_runs([run("x", metrics_file(tmp_path, "4", 1.0), settings={"model.x": [1]})])
+
+
+def test_the_page_is_a_sortable_table_with_seeds_under_their_mean(tmp_path):
+    runs = [
+        run(
+            "lr-0.001-seed1", metrics_file(tmp_path, "1", 10.0), "lr-0.001", 1, settings={"train.learning_rate": 0.001}
+        ),
+        run(
+            "lr-0.001-seed2", metrics_file(tmp_path, "2", 20.0), "lr-0.001", 2, settings={"train.learning_rate": 0.001}
+        ),
+        run("<b>", metrics_file(tmp_path, "3", 30.0), settings={"train.learning_rate": 0.003}),
+    ]
+    csv = tmp_path / "summary.csv"
+    write_summary(summary_table(load_runs(runs)), csv, tmp_path / "summary.md")
+    page = render_summary_page(read_summary_csv(csv), "lr & more", csv_name="results/summary/lr.csv")
+
+    assert "<title>lr &amp; more</title>" in page and "&lt;b&gt;" in page and "<b>" not in page.split("<body>")[1]
+    assert "<script>" in page and "http" not in page.replace("http-equiv", "")  # offline: no CDN
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', page)
+    assert heads == ["experiment", "train.learning_rate", "trained on", "evaluated on", "n", "EM", "F1", "ROUGE-L"]
+    groups = re.findall(r"<tbody>(.*?)</tbody>", page, re.S)
+    assert [re.findall(r'<tr class="(\w+)">', group) for group in groups] == [["mean", "seed", "seed"], ["run"]]
+    assert "15.00<small>± 7.07</small>" in groups[0] and ">seed 2<" in groups[0]
+    assert 'data-value="0.003">0.003<' in groups[1]
 
 
 def test_markdown_shows_mean_plus_minus_std_and_dashes(sweep):
@@ -102,11 +179,11 @@ def test_markdown_shows_mean_plus_minus_std_and_dashes(sweep):
     ]
     assert lines[1].startswith("| --- | ---: |")
     assert (
-        lines[2]
+        lines[3]
         == "| lr0.1_seed1 | 1 | demo | demo | validation | 400 | 59.00 | 60.00 | – | – | – | 90.00 | 60.00 | 72.00 |"
     )
-    assert "| 400 | 61.00 ± 2.83 | 62.00 ± 2.83 | – | – | – | 90.00 ± – | 62.00 ± 2.83 | 72.00 ± – |" in lines[4]
-    assert lines[4].startswith("| lr0.1 (mean ± std over 2 seeds) | – | demo | demo | validation |")
+    assert "| 400 | 61.00 ± 2.83 | 62.00 ± 2.83 | – | – | – | 90.00 ± – | 62.00 ± 2.83 | 72.00 ± – |" in lines[2]
+    assert lines[2].startswith("| lr0.1 (mean ± std over 2 seeds) | – | demo | demo | validation |")
     assert lines[5].startswith("| base\\|line | – | demo | demo | validation | 400 | 32.33 | 33.33 |")
     assert len(lines) == 6
 
@@ -171,7 +248,7 @@ def test_cli_writes_both_tables(sweep, tmp_path):
     for argument in (json.dumps(sweep), f"@{runs_file}"):
         result, csv, markdown = run_summary(tmp_path, argument)
         assert result.returncode == 0, result.stderr
-        assert len(pd.read_csv(csv)) == 4
+        assert len(pd.read_csv(csv)) == 4 and list(pd.read_csv(csv)["seed"].iloc[:3].fillna(0)) == [0, 1, 2]
         assert "62.00 ± 2.83" in markdown.read_text(encoding="utf-8")
 
 

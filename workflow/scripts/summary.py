@@ -3,8 +3,9 @@ r"""Compare experiments: one table (CSV and Markdown) over many metrics files, w
 Example:
   python workflow/scripts/summary.py --csv results/summary.csv --markdown results/summary.md --runs \
       '[{"experiment": "lr0.001_seed1", "group": "lr0.001", "seed": 1, "trained_on": "demo",
-         "evaluated_on": "demo", "metrics": "results/experiments/lr0.001_seed1/metrics/demo.json"}]'
---runs @runs.json reads the same list from a file.
+         "evaluated_on": "demo", "split": "validation", "settings": {"train.learning_rate": 0.001},
+         "metrics": "results/experiments/lr0.001_seed1/metrics/demo.json"}]'
+--runs @runs.json reads the same list from a file. Several --csv (or --markdown) paths get the same table.
 """
 
 import argparse
@@ -24,19 +25,20 @@ def main() -> None:
     parser.add_argument(
         "--runs",
         required=True,
-        help="JSON list of {experiment, group, seed, trained_on, evaluated_on, split, metrics}, or @PATH of a file",
+        help="JSON list of {experiment, group, seed, trained_on, evaluated_on, split, metrics[, settings]},"
+        " or @PATH of a file",
     )
-    parser.add_argument("--csv", required=True, help="the table, every number as computed")
-    parser.add_argument("--markdown", required=True, help="the table for reading, scores to 2 decimals")
+    parser.add_argument("--csv", nargs="+", required=True, help="the table, every number as computed")
+    parser.add_argument("--markdown", nargs="+", required=True, help="the table for reading, scores to 2 decimals")
     args = parser.parse_args()
     runs_file = args.runs[1:] if args.runs.startswith("@") else None
     cli.check_outputs_spare_inputs({"--runs": runs_file}, {"--csv": args.csv, "--markdown": args.markdown})
-    for output in (args.csv, args.markdown):
+    for output in (*args.csv, *args.markdown):
         check_destination(output)
     runs = load_runs(read_runs_argument(args.runs))
     table = summary_table(runs)
     write_summary(table, args.csv, args.markdown)
-    log.info("compared %d runs in %d rows: %s and %s", len(runs), len(table), args.csv, args.markdown)
+    log.info("compared %d runs in %d rows: %s", len(runs), len(table), ", ".join([*args.csv, *args.markdown]))
 
 
 def read_runs_argument(argument: str):
