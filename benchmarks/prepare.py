@@ -73,15 +73,6 @@ def limit_validation(tables: list[tuple[str, pd.DataFrame]], questions: int, spr
     return [(source, table.iloc[::step]) for source, table in tables]
 
 
-def tokenizer_texts(tables: list[tuple[str, pd.DataFrame]], settings) -> list[str]:
-    """The scratch tokenizer's corpus as workflow/scripts/scratch_model.py builds it from the train tables: the
-    template's words, the unanswerable target, then every question, context and answer."""
-    texts = [settings.template, settings.unanswerable_target]
-    for _, table in tables:
-        texts += table["question"].tolist() + table["context"].tolist() + table["answer"].tolist()
-    return texts
-
-
 def prepare(
     work: Path,
     sources: Sources,
@@ -100,7 +91,7 @@ def prepare(
     tokenize with the `tokenize` settings (the schema's defaults for those left out; not with tokenized=False). The
     validation split keeps at most `validation_questions` (see limit_validation)."""
     from t5qa.features import load_tokenizer
-    from t5qa.scratch_model import build_model, train_tokenizer
+    from t5qa.scratch_model import build_model, tokenizer_texts, train_tokenizer
     from t5qa.settings import TokenizeSettings
     from t5qa.tokenize_data import tokenize_dataset
     from t5qa.tokenize_stats import write_tokenize_stats
@@ -119,7 +110,11 @@ def prepare(
             paths.setdefault(split, []).append((source, path))
     settings = TokenizeSettings.from_dict(tokenize or {})
     prepared = Prepared(work, tables, settings, None, validation_of)
-    tokenizer = train_tokenizer(tokenizer_texts(tables["train"], settings), vocab_size=vocab_size, seed=seed)
+    tokenizer = train_tokenizer(
+        tokenizer_texts([table for _, table in tables["train"]], settings.template, settings.unanswerable_target),
+        vocab_size=vocab_size,
+        seed=seed,
+    )
     tokenizer.save_pretrained(prepared.tokenizer_dir)
     if architecture is not None:  # as the scratch_model step saves it: the model and its tokenizer
         build_model(tokenizer, architecture, seed=seed).save_pretrained(prepared.model_dir)

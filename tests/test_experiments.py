@@ -73,7 +73,10 @@ def test_experiments_merge_over_the_top_level_settings(config):
 @pytest.mark.parametrize(
     ("declared", "message"),
     [
-        ({"experiments": {"x": {"train": {"learnin_rate": 1}}}}, "experiments.x: train: Additional properties"),
+        (
+            {"experiments": {"x": {"train": {"learnin_rate": 1}}}},
+            "experiments.x: train.learnin_rate: unknown key (did you mean 'learning_rate'?)",
+        ),
         ({"experiments": {"x": {"train": {"learning_rate": -1}}}}, "experiments.x: train.learning_rate: -1"),
         ({"experiments": {"x": {"data": {}}}}, "data cannot be overridden"),
         ({"experiments": {"a/b": {}}}, "'a/b' is not a valid experiment name"),
@@ -84,7 +87,7 @@ def test_experiments_merge_over_the_top_level_settings(config):
             },
             "the experiment name 's-epochs1' is taken (by sweep 's'",
         ),
-        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's' (s-nope1): train: Additional properties"),
+        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's' (s-nope1): train.nope: unknown key"),
         ({"experiments": {"x": {"finetune": "no"}}}, "experiments.x: finetune must be true or false"),
         ({"experiments": {"x": {"resources": {"train": {"gpu": 0}}}}}, "resources.train.gpu must be a whole number"),
         ({"experiments": {"x": None}}, "experiments.x: must be a mapping of overrides"),
@@ -154,7 +157,10 @@ def test_without_evaluations_every_experiment_is_scored_on_the_default_datasets(
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"train": {"batch_size": 0}}, "experiments.x: train.batch_size: 0 is less than the minimum of 1"),
+        (
+            {"train": {"batch_size": 0}},
+            "experiments.x: train.batch_size: 0 is not allowed; allowed: an integer, at least 1",
+        ),
         ({"trian": {"epochs": 1}}, "experiments.x: trian cannot be overridden (only model, tokenize, train"),
     ],
 )

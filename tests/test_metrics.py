@@ -223,3 +223,28 @@ def test_malformed_references_name_the_file_and_row(tmp_path):
     (tmp_path / "text.parquet").write_text("id,answer\n1,a\n")
     with pytest.raises(InputError, match="text.parquet: not a readable parquet file"):
         evaluate(preds, [("a", tmp_path / "text.parquet")])
+
+
+def test_the_question_table_reads_the_errors_worst_first(tmp_path):
+    refs = _tables(tmp_path)
+    preds = _predictions(
+        tmp_path,
+        [
+            {"id": "1", "source": "a", "prediction": "red car", "na_prob": 0.1},
+            {"id": "2", "source": "a", "prediction": "a red bus", "na_prob": 0.2},
+            {"id": "1", "source": "b", "prediction": "dark blue sky", "na_prob": 0.05},
+        ],
+    )
+    output = tmp_path / "m.json"
+    run_script(
+        "metrics.py",
+        *("--predictions", str(preds), "--references", *(f"{name}={path}" for name, path in refs)),
+        *("--output", str(output), "--questions", str(tmp_path / "q.csv")),
+    )
+    table = pd.read_csv(tmp_path / "q.csv", keep_default_na=False)
+    assert list(table.columns) == ["f1", "exact", "source", "id", "question", "gold", "prediction", "na_prob"]
+    assert list(zip(table["source"], table["id"].astype(str))) == [("a", "2"), ("b", "1"), ("a", "1")]
+    assert table["gold"].tolist() == ["(unanswerable)", "blue | dark blue", "red car"]
+    assert table["f1"].tolist() == [0.0, 80.0, 100.0] and table["exact"].tolist() == [0, 0, 1]
+    metrics = json.loads(output.read_text())
+    assert metrics["f1"] == pytest.approx(table["f1"].mean())  # the same scores the metrics average

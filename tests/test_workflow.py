@@ -88,6 +88,9 @@ def test_whole_dag_on_tiny_data(tmp_path):
         assert (tmp_path / "logs" / log).stat().st_size > 0, log
     predictions = [json.loads(line) for line in (tmp_path / "results/predictions/tiny.jsonl").read_text().splitlines()]
     assert len(predictions) == metrics["total"]
+    # Beside the metrics, every question with its gold, prediction and F1, worst first.
+    questions = (tmp_path / "results/metrics/tiny.questions.csv").read_text().splitlines()
+    assert questions[0] == "f1,exact,source,id,question,gold,prediction,na_prob" and len(questions) > metrics["total"]
 
     # transformers 5 removed the text2text pipeline; the saved folder loads with the Auto classes.
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer

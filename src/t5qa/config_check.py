@@ -6,7 +6,6 @@ names that must refer to each other (`config_problems`), instead of a KeyError o
 from __future__ import annotations
 
 import difflib
-import json
 from pathlib import Path
 
 import yaml
@@ -14,7 +13,7 @@ import yaml
 from t5qa.download import check_location
 from t5qa.errors import InputError
 from t5qa.formats import FORMATS, get_format
-from t5qa.settings import STRICT_VALIDATOR, config_schema
+from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
 from t5qa.sources import ALL_SPLITS
 
 
@@ -118,89 +117,6 @@ def duplicate_keys(path: str | Path) -> list[str]:
 
 # --------------------------------------------------------------------------- what the schema refuses
 
-NAME_PATTERN = "^[A-Za-z0-9_\\-]+$"
-TYPE_NAMES = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "text",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "null",
-}
-
-
-def _resolve(schema: dict) -> dict:
-    while isinstance(schema, dict) and "$ref" in schema:
-        ref = schema["$ref"].removeprefix("#/$defs/")
-        schema = {**config_schema()["$defs"][ref], **{k: v for k, v in schema.items() if k != "$ref"}}
-    return schema
-
-
-def _value(value) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def allowed(schema: dict) -> str:
-    """What a schema entry allows, in words: `an integer, at least 1`, `"auto" or an integer, at least 0`."""
-    schema = _resolve(schema)
-    for alternatives in ("oneOf", "anyOf"):
-        if alternatives in schema:
-            shared = {k: v for k, v in schema.items() if k not in (alternatives, "description", "default")}
-            return " or ".join(allowed({**shared, **_resolve(alt)}) for alt in schema[alternatives])
-    if "const" in schema:
-        return _value(schema["const"])
-    if "enum" in schema:
-        return " or ".join(_value(v) for v in schema["enum"])
-    kinds = schema.get("type")
-    kinds = [kinds] if isinstance(kinds, str) else kinds or []
-    words = " or ".join(TYPE_NAMES.get(kind, kind) for kind in kinds) or "a value"
-    limits = []
-    for key, word in (
-        ("minimum", "at least"),
-        ("exclusiveMinimum", "more than"),
-        ("maximum", "at most"),
-        ("exclusiveMaximum", "less than"),
-        ("minLength", "at least {} characters long"),
-        ("minItems", "with at least {} items"),
-    ):
-        if key in schema:
-            limits.append(word.format(schema[key]) if "{}" in word else f"{word} {schema[key]}")
-    if schema.get("uniqueItems"):
-        limits.append("each item once")
-    if "pattern" in schema:
-        if schema["pattern"] == NAME_PATTERN:
-            limits.append("of letters, digits, '_' and '-' only (no spaces, dots or slashes)")
-        else:
-            limits.append(f"matching {schema['pattern']}")
-    return ", ".join([words, *limits])
-
-
-def _explain(error) -> list[str]:
-    """One jsonschema error as lines naming the key path, the value and what is allowed."""
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
-    at = path or "the config"
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = list(schema.get("properties", {}))
-        lines = []
-        for key in error.instance:
-            if key in known:
-                continue
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"{f'{path}.' if path else ''}{key}: unknown key{hint}; the keys here: {', '.join(known)}")
-        return lines
-    if error.validator == "required":
-        missing = [key for key in error.validator_value if key not in error.instance]
-        return [f"{at}: missing {', '.join(map(repr, missing))}"]
-    if error.validator == "propertyNames" or (error.relative_schema_path and "propertyNames" in error.schema_path):
-        return [f"{at}: the name {_value(error.instance)} is not allowed; a name must be {allowed(schema)}"]
-    description = schema.get("description")
-    note = f" ({description})" if description else ""
-    return [f"{at}: {_value(error.instance)} is not allowed; allowed: {allowed(schema)}{note}"]
-
 
 def schema_problems(config: dict) -> list[str]:
     """What the schema refuses, one line each; fills the schema's defaults into `config` as it goes (as Snakemake's
@@ -208,7 +124,7 @@ def schema_problems(config: dict) -> list[str]:
     validator = STRICT_VALIDATOR(config_schema())
     problems: list[str] = []
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
-        for line in _explain(error):
+        for line in explain_error(error):
             if line not in problems:
                 problems.append(line)
     return problems

@@ -21,7 +21,7 @@ import itertools
 import json
 import re
 
-from t5qa.settings import STRICT_VALIDATOR, config_schema
+from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
 from t5qa.sources import TEST
 
 DEFAULT = "default"
@@ -120,9 +120,8 @@ def experiment_settings(config: dict, overrides: dict, where: str) -> dict:
     }
     errors = sorted(STRICT_VALIDATOR(section_schema).iter_errors(merged), key=lambda e: list(e.absolute_path))
     if errors:
-        raise ValueError(
-            "\n".join(f"{where}: {'.'.join(map(str, e.absolute_path)) or 'settings'}: {e.message}" for e in errors)
-        )
+        lines = [f"{where}: {line}" for error in errors for line in explain_error(error)]
+        raise ValueError("\n".join(dict.fromkeys(lines)))
     return merged
 
 

@@ -14,6 +14,15 @@ from t5qa import cli
 # subcommand -> (module under t5qa.commands, one line of help)
 COMMANDS = {
     "ask": ("ask", "answer questions with a trained model, as the predict step would"),
+    "download": ("download", "fetch one raw file (URL, local path, zip member, hub split) with checksum checks"),
+    "normalize": ("normalize", "one split of one source into the uniform table and its stats"),
+    "scratch-model": ("scratch_model", "a scratch tokenizer or small random-init T5 (offline stand-ins)"),
+    "tokenize-data": ("tokenize_data", "tokenize a dataset into an Arrow folder and its stats"),
+    "train": ("train", "fine-tune T5 on a tokenized dataset"),
+    "predict": ("predict", "generate answers for a tokenized validation or test split"),
+    "metrics": ("metrics", "score predictions as the official SQuAD v2.0 script does (+ ROUGE-L, per source)"),
+    "evaluate": ("metrics", "the same as metrics"),
+    "demo-data": ("make_demo_data", "regenerate the embedded demo data"),
 }
 
 
@@ -33,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: unknown command {name!r}\n{usage()}", file=sys.stderr)
         sys.exit(2)
     module = importlib.import_module(f"t5qa.commands.{COMMANDS[name][0]}")
+    sys.argv[0] = f"t5qa {name}"  # what argparse names in usage lines
     cli.run(lambda: module.main(rest))
 
 

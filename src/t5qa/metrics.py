@@ -15,7 +15,7 @@ from t5qa.scoring import aggregate, best_thresholds, normalize_answer, score_one
 from t5qa.text import gold_answers, split_answers
 
 
-def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
+def load_references(references: list[tuple[str, Path]], extra: tuple[str, ...] = ()) -> pd.DataFrame:
     names = [name for name, _ in references]
     for name in names:
         if names.count(name) > 1:
@@ -26,7 +26,7 @@ def load_references(references: list[tuple[str, Path]]) -> pd.DataFrame:
             )
     frames = []
     for source, path in references:
-        frame = read_table(path, ["id", "answer", "answer_processed"], "reference table")
+        frame = read_table(path, ["id", "answer", "answer_processed", *extra], "reference table")
         frame.insert(0, "source", source)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -183,13 +183,9 @@ def score(
     train_answers: list[str] | None = None,
     by_id: bool = False,
 ) -> dict:
-    refs = load_references(references)
-    matched = match_predictions(predictions, refs, predictions_path, by_id)
-    golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]
+    refs, golds, rows, scores = scored_questions(predictions, references, predictions_path, by_id)
     has_answer = [bool(g) for g in golds]
-    rows = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]
     predictions = [row["prediction"] for row in rows]
-    scores = [score_one(g, p) for g, p in zip(golds, predictions)]
     result = aggregate(scores, has_answer)
     if rows and all("na_prob" in row for row in rows):  # load_predictions: on every row or on none
         result.update(best_thresholds(scores, has_answer, predictions, [row["na_prob"] for row in rows]))
@@ -207,6 +203,43 @@ def score(
     )
     result["baselines"] = baselines(golds, has_answer, train_answers)
     return result
+
+
+def scored_questions(
+    predictions: list[dict],
+    references: list[tuple[str, Path]],
+    predictions_path: Path,
+    by_id: bool = False,
+    extra: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, list[list[str]], list[dict], list[dict[str, float]]]:
+    """The references, each question's golds, its prediction row and its scores, in the references' order."""
+    refs = load_references(references, extra)
+    matched = match_predictions(predictions, refs, predictions_path, by_id)
+    golds = [gold_answers(a, p) for a, p in zip(refs["answer"], refs["answer_processed"])]
+    rows = [matched[(s, i)] for s, i in zip(refs["source"], refs["id"])]
+    return refs, golds, rows, [score_one(g, row["prediction"]) for g, row in zip(golds, rows)]
+
+
+def question_table(
+    predictions: list[dict], references: list[tuple[str, Path]], predictions_path: Path, by_id: bool = False
+) -> pd.DataFrame:
+    """One row per question, worst F1 first (then the surest no-answer among the wrong ones): the question, its
+    golds, the prediction and its scores. What to read when looking for the model's errors."""
+    refs, golds, rows, scores = scored_questions(predictions, references, predictions_path, by_id, ("question",))
+    table = pd.DataFrame(
+        {
+            "f1": [round(100 * s["f1"], 2) for s in scores],
+            "exact": [int(s["exact"]) for s in scores],
+            "source": refs["source"],
+            "id": refs["id"],
+            "question": refs["question"],
+            "gold": [" | ".join(g) if g else "(unanswerable)" for g in golds],
+            "prediction": [row["prediction"] or "(no answer)" for row in rows],
+            "na_prob": [row.get("na_prob") for row in rows],
+        }
+    )
+    order = sorted(range(len(table)), key=lambda i: (table["f1"][i], -(table["na_prob"][i] or 0), i))
+    return table.iloc[order].reset_index(drop=True)
 
 
 def baselines(golds: list[list[str]], has_answer: list[bool], train_answers: list[str] | None) -> dict:

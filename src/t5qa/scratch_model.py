@@ -60,3 +60,12 @@ def build_model(tokenizer: T5Tokenizer, architecture: dict, seed: int) -> T5ForC
         **architecture,
     )
     return T5ForConditionalGeneration(config)
+
+
+def tokenizer_texts(frames: Iterable, template: str, unanswerable_target: str) -> list[str]:
+    """The scratch tokenizer's corpus from the train tables: the template's own words and the unanswerable target
+    (they must be in the vocabulary too), then every question, context and answer."""
+    texts = [template, unanswerable_target]
+    for frame in frames:
+        texts += frame["question"].tolist() + frame["context"].tolist() + frame["answer"].tolist()
+    return texts

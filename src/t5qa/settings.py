@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import json
 from functools import cache
 from pathlib import Path
@@ -62,6 +63,93 @@ def schema_entry(path: str) -> dict:
     return node
 
 
+# --------------------------------------------------------------------------- what the schema refuses, in words
+
+NAME_PATTERN = "^[A-Za-z0-9_\\-]+$"
+TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def _resolve(schema: dict) -> dict:
+    while isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"].removeprefix("#/$defs/")
+        schema = {**config_schema()["$defs"][ref], **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def _value(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def allowed(schema: dict) -> str:
+    """What a schema entry allows, in words: `an integer, at least 1`, `"auto" or an integer, at least 0`."""
+    schema = _resolve(schema)
+    for alternatives in ("oneOf", "anyOf"):
+        if alternatives in schema:
+            shared = {k: v for k, v in schema.items() if k not in (alternatives, "description", "default")}
+            return " or ".join(allowed({**shared, **_resolve(alt)}) for alt in schema[alternatives])
+    if "const" in schema:
+        return _value(schema["const"])
+    if "enum" in schema:
+        return " or ".join(_value(v) for v in schema["enum"])
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else kinds or []
+    words = " or ".join(TYPE_NAMES.get(kind, kind) for kind in kinds) or "a value"
+    limits = []
+    for key, word in (
+        ("minimum", "at least"),
+        ("exclusiveMinimum", "more than"),
+        ("maximum", "at most"),
+        ("exclusiveMaximum", "less than"),
+        ("minLength", "at least {} characters long"),
+        ("minItems", "with at least {} items"),
+    ):
+        if key in schema:
+            limits.append(word.format(schema[key]) if "{}" in word else f"{word} {schema[key]}")
+    if schema.get("uniqueItems"):
+        limits.append("each item once")
+    if "pattern" in schema:
+        if schema["pattern"] == NAME_PATTERN:
+            limits.append("of letters, digits, '_' and '-' only (no spaces, dots or slashes)")
+        else:
+            limits.append(f"matching {schema['pattern']}")
+    return ", ".join([words, *limits])
+
+
+def explain_error(error, prefix: str = "") -> list[str]:
+    """One jsonschema error as lines naming the key path, the value and what is allowed."""
+    parts = [prefix, *error.absolute_path] if prefix else list(error.absolute_path)
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
+    at = path or "the config"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(schema.get("properties", {}))
+        lines = []
+        for key in error.instance:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{f'{path}.' if path else ''}{key}: unknown key{hint}; the keys here: {', '.join(known)}")
+        return lines
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return [f"{at}: missing {', '.join(map(repr, missing))}"]
+    if error.validator == "propertyNames" or (error.relative_schema_path and "propertyNames" in error.schema_path):
+        return [f"{at}: the name {_value(error.instance)} is not allowed; a name must be {allowed(schema)}"]
+    description = schema.get("description")
+    note = f" ({description})" if description else ""
+    return [f"{at}: {_value(error.instance)} is not allowed; allowed: {allowed(schema)}{note}"]
+
+
 def config_value(config: dict, path: str):
     node = config
     for part in path.split("."):
@@ -104,18 +192,9 @@ class StepSettings:
         filled = copy.deepcopy(values)  # the validator fills defaults in
         errors = sorted(STRICT_VALIDATOR(cls.json_schema()).iter_errors(filled), key=str)
         if errors:
-            raise InputError(f"{where}: {'; '.join(cls._explain(error) for error in errors)}")
+            lines = [line for error in errors for line in explain_error(error, cls.STEP)]
+            raise InputError(f"{where}: {'; '.join(dict.fromkeys(lines))}")
         return cls(**filled)
-
-    @classmethod
-    def _explain(cls, error: jsonschema.ValidationError) -> str:
-        """jsonschema's message, made to say what is allowed where it does not."""
-        where = ".".join(map(str, error.absolute_path)) or cls.STEP
-        if error.validator == "oneOf":  # "… is not valid under any of the given schemas" says nothing useful
-            return f"{where}: {json.dumps(error.instance)} is not allowed ({error.schema.get('description', '')})"
-        if error.validator == "additionalProperties":
-            return f"{where}: {error.message} (known: {', '.join(error.schema.get('properties', {}))})"
-        return f"{where}: {error.message}"
 
     @classmethod
     def from_json(cls, text: str, where: str = "--settings") -> Self:

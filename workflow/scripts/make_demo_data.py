@@ -1,22 +1,9 @@
-"""Regenerate the embedded demo data under resources/demo/ and its long-context variant under resources/demo_long/
-(deterministic: same bytes every time)."""
+"""Regenerate the embedded demo data (resources/demo/, resources/demo_long/).
 
-import argparse
-from pathlib import Path
+The `t5qa demo-data` command, t5qa.commands.make_demo_data: --help for its options; the workflow runs this file."""
 
-from t5qa.atomic import write_text
-from t5qa.demo_data import render_demo_files, render_long_demo_files
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output-dir", default="resources", help="demo/ and demo_long/ are written under it")
-    args = parser.parse_args()
-    for folder, files in (("demo", render_demo_files()), ("demo_long", render_long_demo_files())):
-        for name, text in files.items():
-            write_text(Path(args.output_dir) / folder / name, text)
-            print(f"wrote {Path(args.output_dir) / folder / name}")
-
+from t5qa import cli
+from t5qa.commands.make_demo_data import main
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -1,79 +1,9 @@
 """Score predictions with the official SQuAD v2.0 EM/F1 (plus ROUGE-L and a per-source breakdown).
 
-When every prediction carries an 'na_prob' (the model's probability of no answer), the official tuned-threshold
-keys best_exact, best_exact_thresh, best_f1, best_f1_thresh are added. 'causalqa_measures' holds EM/F1/ROUGE-L as
-the Webis-CausalQA-22 paper's measures.py computes them (see t5qa.causalqa_measures).
-
-Example:
-  python workflow/scripts/metrics.py --predictions P.jsonl --references R.parquet --output M.json
-References are normalised tables; name them SOURCE=PATH when the predictions span several sources (unnamed, each is
-named after its folder). A single unnamed reference matches predictions by id alone.
-"""
-
-import argparse
-import logging
-from pathlib import Path
+The `t5qa metrics` command, t5qa.commands.metrics: --help for its options; the workflow runs this file."""
 
 from t5qa import cli
-from t5qa.atomic import atomic_paths, check_destination, write_json
-from t5qa.manifest import build_manifest, now
-from t5qa.metrics import load_predictions, name_references, score
-
-log = logging.getLogger("t5qa.metrics")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--predictions",
-        required=True,
-        help="JSONL with 'id' and 'prediction' (and 'source', 'na_prob', 'score')",
-    )
-    parser.add_argument("--references", nargs="+", required=True, help="[SOURCE=]normalised validation table")
-    parser.add_argument(
-        "--train-references",
-        nargs="*",
-        default=[],
-        help="normalised train tables, for the most-frequent-answer baseline",
-    )
-    parser.add_argument("--output", required=True, help="the metrics JSON")
-    parser.add_argument("--manifest", help="also write a run manifest here")
-    parser.add_argument("--model-name", help="recorded in the metrics")
-    parser.add_argument("--dataset-name", help="recorded in the metrics")
-    args = parser.parse_args()
-    started = now()
-    for output in (args.output, args.manifest):
-        if output:
-            check_destination(output)
-    references = [cli.split_name(a, "--references") for a in args.references]
-    cli.check_outputs_spare_inputs(
-        {
-            "--predictions": args.predictions,
-            "--references": [path for _, path in references],
-            "--train-references": args.train_references,
-        },
-        {"--output": args.output, "--manifest": args.manifest},
-    )
-    train_answers = [
-        answer
-        for path in args.train_references
-        for answer in cli.read_table(Path(path), ["answer"], "train table")["answer"]
-    ]
-    predictions = load_predictions(Path(args.predictions))
-    references, by_id = name_references(references, predictions)
-    result = score(predictions, references, Path(args.predictions), train_answers or None, by_id)
-    result = {"dataset": args.dataset_name, "model": args.model_name, **result}
-    log.info("exact %.2f  f1 %.2f  (%d questions)", result["exact"], result["f1"], result["total"])
-    if args.manifest:
-        inputs = {"predictions": args.predictions, **{f"references:{s}": str(p) for s, p in references}}
-        settings = {"dataset": args.dataset_name, "model": args.model_name}
-        manifest = build_manifest("metrics", settings, inputs, started)
-    # The metrics and their manifest appear together, from this run, or not at all.
-    outputs = {args.output: result, **({args.manifest: manifest} if args.manifest else {})}
-    with atomic_paths(*outputs) as temporaries:
-        for tmp, document in zip(temporaries, outputs.values()):
-            write_json(tmp, document)
-
+from t5qa.commands.metrics import main
 
 if __name__ == "__main__":
     cli.run(main)

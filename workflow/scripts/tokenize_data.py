@@ -1,69 +1,9 @@
-"""Tokenize a dataset (one or more sources) into an Arrow folder (`save_to_disk`) plus a stats JSON: its train and
-validation splits, or (--test) its test split alone.
+"""Tokenize a dataset (one or more sources) into an Arrow folder plus a stats JSON.
 
-Example:
-  python workflow/scripts/tokenize_data.py --tokenizer google-t5/t5-small \
-      --train squad2=results/normalized/squad2/train.parquet \
-      --validation squad2=results/normalized/squad2/validation.parquet \
-      --output results/tokenized/squad2 --stats results/tokenized/squad2.stats.json --settings '{...}'
-"""
-
-import argparse
-import logging
+The `t5qa tokenize-data` command, t5qa.commands.tokenize_data: --help for its options; the workflow runs this file."""
 
 from t5qa import cli
-from t5qa.atomic import check_destination
-from t5qa.errors import InputError
-from t5qa.features import load_tokenizer
-from t5qa.settings import TokenizeSettings
-from t5qa.tokenize_data import tokenize_dataset
-from t5qa.tokenize_stats import write_tokenize_stats
-
-log = logging.getLogger("t5qa.tokenize_data")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        epilog=f"settings:\n{TokenizeSettings.describe()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
-    parser.add_argument("--train", nargs="+", help="SOURCE=TABLE.parquet for each source")
-    parser.add_argument("--validation", nargs="+", help="SOURCE=TABLE.parquet for each source")
-    parser.add_argument("--test", nargs="+", help="SOURCE=TABLE.parquet for each source: a test-only folder")
-    parser.add_argument("--output", required=True, help="the Arrow folder to create")
-    parser.add_argument("--stats", required=True, help="the stats JSON to write")
-    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
-    parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
-    args = parser.parse_args()
-    settings = TokenizeSettings.from_json(args.settings)
-    if args.num_proc < 1:
-        raise InputError(f"--num-proc: must be at least 1, not {args.num_proc}")
-    if not (
-        (args.train and args.validation and not args.test) or (args.test and not args.train and not args.validation)
-    ):
-        raise InputError("give --train and --validation (a training folder), or --test alone (a test folder)")
-    given = {"train": args.train, "validation": args.validation, "test": args.test}
-    tables = {split: [cli.named_path(a, f"--{split}") for a in values] for split, values in given.items() if values}
-    cli.check_outputs_spare_inputs(
-        {"--tokenizer": args.tokenizer, **{f"--{split}": [path for _, path in tables[split]] for split in tables}},
-        {"--output": args.output, "--stats": args.stats},
-    )
-    check_destination(args.output, is_dir=True)
-    check_destination(args.stats)
-    tokenizer = load_tokenizer(args.tokenizer)
-    stats = tokenize_dataset(
-        tables,
-        tokenizer,
-        settings,
-        args.output,
-        num_proc=args.num_proc,
-        stats_path=args.stats,
-        write_stats=lambda path, stats: write_tokenize_stats(path, stats, settings),
-    )
-    log.info("tokenized %s", {split: s["rows"] for split, s in stats.items()})
-
+from t5qa.commands.tokenize_data import main
 
 if __name__ == "__main__":
     cli.run(main)

@@ -1,0 +1,113 @@
+"""Fine-tune T5 on a tokenized dataset with Seq2SeqTrainer. Run it directly (one process, CPU or one GPU)
+or under `accelerate launch --num_processes N` (several GPUs, or `--cpu` processes).
+
+Example:
+  accelerate launch --num_processes 1 workflow/scripts/train.py --tokenized results/tokenized/demo \
+      --stats results/tokenized/demo.stats.json --model results/scratch/demo/model --output results/models/demo \
+      --checkpoints results/checkpoints/demo --settings '{"learning_rate": 1e-3, ...}'
+"""
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from t5qa import cli
+from t5qa.batching import use_job_threads
+from t5qa.errors import InputError
+from t5qa.manifest import build_manifest, now
+from t5qa.progress import echo_to
+from t5qa.settings import TrainSettings
+from t5qa.train import train
+
+log = logging.getLogger("t5qa.train")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog=f"settings:\n{TrainSettings.describe()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
+    parser.add_argument(
+        "--stats",
+        required=True,
+        help="the tokenize step's stats JSON (its settings, the longest answer, the row counts for the model card)",
+    )
+    parser.add_argument("--model", required=True, help="hub id or local folder of the starting model")
+    parser.add_argument("--output", required=True, help="where the final model is saved (save_pretrained)")
+    parser.add_argument(
+        "--checkpoints",
+        required=True,
+        help="where resumable checkpoints live (not a Snakemake output; removed at the end)",
+    )
+    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
+    parser.add_argument(
+        "--attempts",
+        help="a log this run appends its start, stop and resume lines to (it outlives the retries of a preempted job)",
+    )
+    parser.add_argument(
+        "--dataloader-workers",
+        type=int,
+        default=0,
+        help="DataLoader worker processes (speed only, not a hyperparameter)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
+        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
+    )
+    parser.add_argument(
+        "--echo-fd",
+        type=int,
+        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
+        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
+    )
+    args = parser.parse_args(argv)
+    echo_to(args.echo_fd, f"train {Path(args.output).name}")
+    cli.check_outputs_spare_inputs(
+        {"--tokenized": args.tokenized, "--stats": args.stats, "--model": args.model},
+        {"--output": args.output, "--checkpoints": args.checkpoints, "--attempts": args.attempts},
+    )
+    settings = TrainSettings.from_json(args.settings)
+    if args.dataloader_workers < 0:
+        raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be 1 or more, not {args.threads}")
+    threads = use_job_threads(args.threads)
+    if args.attempts and os.environ.get("RANK", "0") == "0":
+        Path(args.attempts).parent.mkdir(parents=True, exist_ok=True)
+        history = logging.FileHandler(args.attempts, mode="a", encoding="utf-8")
+        history.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(history)
+    started = now()
+    job = f" (Slurm job {os.environ['SLURM_JOB_ID']})" if "SLURM_JOB_ID" in os.environ else ""
+    log.info("=== train %s -> %s, started %s%s, %d torch threads", args.tokenized, args.output, started, job, threads)
+    inputs = {"tokenized": args.tokenized, "stats": args.stats}
+    if Path(args.model).exists():
+        inputs["model"] = args.model
+
+    def manifest() -> dict:
+        return build_manifest("train", {**settings.as_dict(), "model": args.model}, inputs, started)
+
+    status = train(
+        settings,
+        Path(args.tokenized),
+        Path(args.stats),
+        args.model,
+        Path(args.output),
+        Path(args.checkpoints),
+        dataloader_workers=args.dataloader_workers,
+        manifest=manifest,
+    )
+    if status:
+        log.warning("stopped by signal after saving a checkpoint; rerun to resume")
+        return status
+    log.info("finished: %s", args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
