@@ -27,6 +27,7 @@ GREEDY = {
     "--res",
     "--forcerun",
     "-R",
+    "--rerun-triggers",
     "--set-threads",
     "--config",
     "-C",
