@@ -769,3 +769,28 @@ def test_train_in_process(base, trained, inputs):
 @given(inputs=train_inputs())
 def test_train_subprocess(base, trained, inputs):
     check_train(in_subprocess, base, trained, inputs)
+
+
+def test_prefetch_without_network_is_one_line_saying_what_to_do(tmp_path):
+    """The hub client's connection errors are not OSErrors; offline, the step still ends in one line with a way out."""
+    unreachable = (
+        "import huggingface_hub, runpy, sys\n"
+        "class ConnectError(Exception): pass  # like the hub client's own: not an OSError\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise ConnectError('[Errno -2] Name or service not known')\n"
+        "huggingface_hub.list_repo_files = refuse\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    output = tmp_path / "model.json"
+    result = subprocess.run(
+        [sys.executable, "-c", unreachable, str(SCRIPTS / "prefetch.py"), "--name", "org/model"]
+        + ["--output", str(output)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --name: org/model is no local folder and cannot be fetched from the hub")
+    assert "prefetch` on the login node" in last and "scratch" in last
+    assert not output.exists()

@@ -48,11 +48,14 @@ def main() -> None:
 
         try:
             record["location"] = snapshot_download(args.name, allow_patterns=hub_patterns(args.name))
-        except (OSError, ValueError) as err:
-            # ValueError: a malformed id. OSError: an unknown or gated repository, no network, or offline and not
-            # cached (the hub's HTTP errors are OSErrors).
+        except Exception as err:
+            # Whatever stops the fetch (a malformed id, an unknown or gated repository, no network: the hub client's
+            # connection errors are not OSErrors) is the same news for the user: one line, and what to do.
             raise InputError(
-                f"--name: {args.name} is no local folder and cannot be fetched from the hub ({cli.first_line(err)})"
+                f"--name: {args.name} is no local folder and cannot be fetched from the hub ({cli.first_line(err)}); "
+                "fetch it where there is network (on a cluster: `snakemake --profile profiles/slurm prefetch` on the "
+                "login node), or work offline with the scratch stand-ins (model: {name_or_path: scratch, tokenizer: "
+                "scratch}, as config/demo.yaml does)"
             ) from err
         log.info("fetched %s into %s", args.name, record["location"])
     write_json(args.output, record)
