@@ -127,6 +127,8 @@ def test_scores_come_first_with_every_row():
     text = page_text(page)
     assert page.index("Scores") < page.index("Normalisation") < page.index("Tokenization")
     assert "EM 76.25 · F1 76.26 on 400 validation questions · model scratch" in text
+    # Short heads under their group (the official key is each one's tooltip).
+    assert "all HasAns NoAns EM F1 n EM F1 n EM F1 n ROUGE-L" in text and 'title="HasAns_total">n<' in page
     assert "all 76.25 76.26 400 69.05 69.05 307 100.00 100.00 93 76.25" in text
     assert "demo_squad 61.50 76.26 200 69.05 69.05 307 100.00 100.00 93 76.25" in text
     # A source without unanswerable questions: its NoAns_* cells are marked missing, the others stay in place.
@@ -149,9 +151,9 @@ def test_normalisation_and_tokenization_numbers():
         "demo_causalqa": {"validation": {"rows_read": 50, "rows_written": 48, "dropped": {"bad_span": 2}, "kept": {}}},
     }
     text = page_text(render(normalize=normalize))
-    assert "bad_span dropped empty_question dropped unanswerable kept" in text
-    assert "demo_squad / train 1200 1197 0 3 338" in text
-    assert "demo_causalqa / validation 50 48 2 0 0" in text
+    # The reasons are rows (many of them), the sources and splits columns (few): the table stays narrow.
+    assert "rows demo_squad / train demo_causalqa / validation rows_read 1200 50 rows_written 1197 48" in text
+    assert "bad_span dropped 0 2 empty_question dropped 3 0 unanswerable kept 338 0" in text
     assert "train 2400 2400 0 2 0 0" in text and "validation 400 400 0 2 0 0" in text  # inputs, truncated, answers
     assert "demo_squad 1200 200" in text
     assert "train source 43.04 43.00 56.00 59.00 62.00 65" in text
@@ -178,7 +180,7 @@ def test_script_writes_the_page(inputs):
     page = inputs["output"].read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "t5qa report: demo" in page
     assert "<script" not in page and "http" not in page  # self-contained: nothing to run, nothing to fetch
-    assert "demo_causalqa / validation 1200 1197 3 338" in page_text(page)
+    assert "rows_read 1200 1200 1200 1200 rows_written 1197 1197 1197 1197" in page_text(page)
     assert "error" not in result.stderr
 
 
@@ -187,7 +189,7 @@ def test_a_single_source_dataset_needs_no_per_source(inputs):
     inputs["metrics"].write_text(json.dumps(metrics))
     inputs["normalize"] = inputs["normalize"][:2]
     run(inputs)
-    assert "demo_squad / validation" in inputs["output"].read_text(encoding="utf-8")
+    assert "demo_squad /<br>validation" in inputs["output"].read_text(encoding="utf-8")
 
 
 def _broken(inputs, name: str, damage: str):

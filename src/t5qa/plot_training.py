@@ -100,8 +100,13 @@ def plot_training(training_log: dict, output: Path, title: str) -> None:
     draw(losses, series(history, "eval_loss", only_with="eval_loss"), "validation loss", color="tab:orange", marker="o")
     losses.set_ylabel("loss")
 
-    drew_f1 = draw(scores, series(history, "eval_f1", only_with="eval_loss"), "F1", color="tab:green", marker="o")
-    drew_em = draw(scores, series(history, "eval_exact", only_with="eval_loss"), "EM", color="tab:purple", marker="s")
+    # EM is often F1 to the decimal: a wide F1 line below, a thin dashed EM line with hollow markers on top of it,
+    # so that both show where they coincide.
+    f1 = series(history, "eval_f1", only_with="eval_loss")
+    drew_f1 = draw(scores, f1, "F1", color="tab:green", marker="o", linewidth=3, markersize=8, alpha=0.6, zorder=2)
+    em = series(history, "eval_exact", only_with="eval_loss")
+    em_style = {"linestyle": "--", "linewidth": 1.2, "markersize": 5, "markerfacecolor": "none", "zorder": 3}
+    drew_em = draw(scores, em, "EM", color="tab:purple", marker="s", **em_style)
     scores.set_ylim(0, 100)
     scores.set_ylabel("validation score")
     scores.set_xlabel("optimizer step")

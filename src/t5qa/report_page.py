@@ -2,7 +2,10 @@
 and tokenize steps did to the data (rows dropped and why, lengths, truncation).
 
 Inline CSS only, no JavaScript, no network resources: the report embeds the page as it is. Every text taken from
-the inputs (source names, drop reasons, settings) is escaped.
+the inputs (source names, drop reasons, settings) is escaped. The page fits the report's frame beside its menu
+(tests/test_report_browser.py measures it in a headless browser): short two-level heads, the normalisation counts
+with the reasons as rows (there are many reasons, few sources), and a table wider than the frame scrolls inside
+its own box rather than being cut off.
 """
 
 from __future__ import annotations
@@ -34,20 +37,36 @@ LENGTH_KEYS = ("mean", "p50", "p90", "p95", "p99", "max")
 NORMALIZE_KEYS = ("rows_read", "rows_written", "dropped", "kept")
 MISSING = "–"
 
+# Score heads: (group, short head) for each key; the key itself is the head's tooltip.
+SCORE_HEADS = {
+    "exact": ("all", "EM"),
+    "f1": ("all", "F1"),
+    "total": ("all", "n"),
+    "HasAns_exact": ("HasAns", "EM"),
+    "HasAns_f1": ("HasAns", "F1"),
+    "HasAns_total": ("HasAns", "n"),
+    "NoAns_exact": ("NoAns", "EM"),
+    "NoAns_f1": ("NoAns", "F1"),
+    "NoAns_total": ("NoAns", "n"),
+    "rougeL_f1": ("", "ROUGE-L"),
+}
+
 STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 1.5em; }
+body { font: 14px/1.45 system-ui, sans-serif; color: #222; margin: 1em; }
 h1 { font-size: 1.4em; margin-bottom: .2em; }
 h2 { font-size: 1.15em; margin-top: 1.8em; border-bottom: 1px solid #ccc; }
 h3 { font-size: 1em; margin-bottom: .3em; }
 .headline { font-size: 1.25em; }
-table { border-collapse: collapse; margin: .3em 0 1.2em; }
-th, td { padding: .2em .7em; border-bottom: 1px solid #e6e6e6; }
+.scroll { overflow-x: auto; max-width: 100%; margin: .3em 0 1.2em; }
+table { border-collapse: collapse; }
+th, td { padding: .2em .55em; border-bottom: 1px solid #e6e6e6; }
 th { text-align: left; font-weight: 600; }
 thead th { vertical-align: bottom; border-bottom: 2px solid #999; }
+thead th.group { text-align: center; border-bottom: 1px solid #999; }
 td { text-align: right; font-variant-numeric: tabular-nums; }
 table.settings td { text-align: left; }
 small { color: #666; font-weight: normal; }
-code { white-space: pre-wrap; }
+code { white-space: pre-wrap; word-break: break-word; }
 """
 
 
@@ -87,8 +106,9 @@ def _scores_section(metrics: dict) -> str:
     # HasAns_*/NoAns_* are absent where a set has no such questions: show only the columns some row has.
     keys = [key for key in SCORE_KEYS if any(key in row for row in rows.values())]
     scores = _table(
-        [html.escape(key) for key in keys],
+        [f'<abbr title="{html.escape(key)}">{SCORE_HEADS[key][1]}</abbr>' for key in keys],
         [(html.escape(name), [_score(row, key) for key in keys]) for name, row in rows.items()],
+        groups=[SCORE_HEADS[key][0] for key in keys],
     )
     baselines = [("this model", [_score(metrics, "exact"), _score(metrics, "f1"), ""])]
     for name, baseline in metrics["baselines"].items():
@@ -109,23 +129,25 @@ def _normalisation_section(normalize_stats: dict[str, dict[str, dict]]) -> str:
     ]
     dropped = sorted({reason for _, _, s in stats for reason in s["dropped"]})
     kept = sorted({reason for _, _, s in stats for reason in s["kept"]})
-    head = (
-        ["rows_read", "rows_written"]
-        + [f"{html.escape(reason)}<br><small>dropped</small>" for reason in dropped]
-        + [f"{html.escape(reason)}<br><small>kept</small>" for reason in kept]
-    )
+    head = [f"{html.escape(source)} /<br>{html.escape(split)}" for source, split, _ in stats]
     rows = [
-        (
-            html.escape(f"{source} / {split}"),
-            [_count(s["rows_read"]), _count(s["rows_written"])]
-            + [_count(_dropped_count(s["dropped"].get(reason, 0))) for reason in dropped]
-            + [_count(s["kept"].get(reason, 0)) for reason in kept],
-        )
-        for source, split, s in stats
+        ("rows_read", [_count(s["rows_read"]) for _, _, s in stats]),
+        ("rows_written", [_count(s["rows_written"]) for _, _, s in stats]),
+        *(
+            (
+                f"{html.escape(reason)} <small>dropped</small>",
+                [_count(_dropped_count(s["dropped"].get(reason, 0))) for _, _, s in stats],
+            )
+            for reason in dropped
+        ),
+        *(
+            (f"{html.escape(reason)} <small>kept</small>", [_count(s["kept"].get(reason, 0)) for _, _, s in stats])
+            for reason in kept
+        ),
     ]
     return f"""<h2>Normalisation</h2>
 <p><small>Rows dropped, by reason; and rows kept but worth knowing about (e.g. unanswerable).</small></p>
-{_table(head, rows, label="source / split")}"""
+{_table(head, rows, label="rows")}"""
 
 
 def _tokenization_section(tokenize_stats: dict) -> str:
@@ -166,19 +188,34 @@ def _tokenization_section(tokenize_stats: dict) -> str:
 <h3>Lengths <small>in tokens, before truncation</small></h3>
 {lengths}
 <h3>Settings</h3>
-<table class="settings">
+<div class="scroll"><table class="settings">
 {settings}
-</table>"""
+</table></div>"""
 
 
-def _table(head: list[str], rows: list[tuple[str, list[str]]], label: str = "") -> str:
-    """`rows` are (label, cells); labels, heads and cells are HTML already (escaped where they were made)."""
+def _table(head: list[str], rows: list[tuple[str, list[str]]], label: str = "", groups: list[str] | None = None) -> str:
+    """`rows` are (label, cells); labels, heads and cells are HTML already (escaped where they were made). `groups`
+    (one per head) adds a row above the heads naming each run of equal groups once. The table scrolls in its own box
+    where the frame is narrower than it."""
     head_html = "".join(f"<th>{cell}</th>" for cell in [html.escape(label), *head])
+    if groups:
+        runs = [[groups[0], 0]]
+        for group in groups:
+            if group == runs[-1][0]:
+                runs[-1][1] += 1
+            else:
+                runs.append([group, 1])
+        group_html = "<th></th>" + "".join(
+            f'<th class="group" colspan="{span}">{html.escape(group)}</th>' for group, span in runs
+        )
+        head_html = f"{group_html}</tr>\n<tr>{head_html}"
     body = "\n".join(
         f'<tr><th scope="row">{name}</th>' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
         for name, cells in rows
     )
-    return f"<table>\n<thead><tr>{head_html}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return (
+        f'<div class="scroll"><table>\n<thead><tr>{head_html}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>'
+    )
 
 
 def _score(row: dict, key: str) -> str:

@@ -1,5 +1,24 @@
 # What `snakemake --report report.html` shows: each dataset's page (scores, normalisation and tokenization stats)
-# and its training curves. Both are ordinary outputs too: a report needs nothing rebuilt.
+# and its training curves, every experiment's. Both are ordinary outputs too: a report needs nothing rebuilt. Their
+# labels are the columns of the report's lists; a page's EM and F1 are read at report time, so the landing page
+# (workflow/report/workflow.rst) can show them.
+
+
+def report_labels(figure):
+    return lambda wildcards: {"experiment": experiment_name(wildcards), "dataset": wildcards.dataset, "figure": figure}
+
+
+def score_labels(wildcards, input):
+    """The report's labels of a dataset's page: which model, and its scores, from its metrics."""
+    with open(input.metrics, encoding="utf-8") as handle:
+        metrics = json.load(handle)
+    return {
+        "experiment": experiment_name(wildcards),
+        "dataset": wildcards.dataset,
+        "EM": f"{metrics['exact']:.2f}",
+        "F1": f"{metrics['f1']:.2f}",
+        "questions": metrics["total"],
+    }
 
 
 rule plot_training:
@@ -12,7 +31,7 @@ rule plot_training:
             "results/{xp}plots/{dataset}.training.png",
             caption="../report/training_curves.rst",
             category="Training",
-            labels={"experiment": "{xp}", "dataset": "{dataset}", "figure": "training curves"},
+            labels=report_labels("training curves"),
         ),
     params:
         title=lambda wc: f"{wc.dataset} ({experiment_name(wc)})" if wc.xp else wc.dataset,
@@ -37,7 +56,7 @@ rule report_page:
             "results/{xp}report/{dataset}.html",
             caption="../report/report_page.rst",
             category="Results",
-            labels={"experiment": "{xp}", "dataset": "{dataset}", "figure": "scores and data"},
+            labels=score_labels,
         ),
     params:
         normalize_stats=lambda wc: named_stats(dataset_sources(wc.dataset)),
