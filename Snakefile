@@ -65,6 +65,8 @@ rule all:
         expand(rules.metrics.output.metrics, xp="", dataset=config["default_datasets"], on="", test=""),
         expand(rules.plot_training.output.plot, xp="", dataset=config["default_datasets"]),
         expand(rules.report_page.output.page, xp="", dataset=config["default_datasets"]),
-        # Experiments side by side, when the config declares any.
-        rules.summary.output.csv if len(EXPERIMENTS) > 1 or config["evaluations"] else [],
+        # Experiments side by side, when the config declares any: the table, its report page, each model's curves.
+        [rules.summary.output.csv, rules.summary_page.output.page, summary_curves()]
+        if len(EXPERIMENTS) > 1 or config["evaluations"]
+        else [],
     default_target: True
