@@ -261,3 +261,24 @@ def run(main: Callable[[], int | None]) -> None:
             raise
         print(f"error: {err.filename}: {err.strerror or first_line(err)}", file=sys.stderr)
         sys.exit(1)
+
+
+def add_job_options(parser) -> None:
+    """The options of a long step's job: its CPU threads, and where to echo its own progress lines."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
+        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
+    )
+    parser.add_argument(
+        "--echo-fd",
+        type=int,
+        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
+        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
+    )
+
+
+def check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be 1 or more, not {threads}")

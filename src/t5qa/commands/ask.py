@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="tokenize settings as JSON, over the model's own (template, max_source_length, ...); a model folder "
         "the train step wrote carries its own, a hub model takes the defaults",
     )
-    parser.add_argument("--threads", type=int, help="torch threads (default: what torch picks)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: OMP_NUM_THREADS, else every core)")
     return parser
 
 
@@ -61,10 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         questions = read_questions(path.read_text(encoding="utf-8-sig"), str(path))
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InputError(f"--threads must be 1 or more, not {args.threads}")
-        use_job_threads(args.threads)
+    cli.check_threads(args.threads)
+    use_job_threads(args.threads)  # as the predict step does: the same threads give the same float rounding
     predict_settings = PredictSettings.from_json(args.settings)
     overrides = cli.parse_settings(args.tokenize, "--tokenize")
     tokenize_settings, longest = model_tokenize_settings(args.model, overrides)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.batching import use_job_threads
-from t5qa.errors import InputError
 from t5qa.model_io import auto_max_new_tokens
 from t5qa.predict import predict
 from t5qa.progress import echo_to
@@ -34,25 +33,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", choices=["validation", "test"], default="validation", help="the split to predict")
     parser.add_argument("--output", required=True, help="the predictions JSONL")
     parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
-        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
-    )
-    parser.add_argument(
-        "--echo-fd",
-        type=int,
-        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
-        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
-    )
+    cli.add_job_options(parser)
     args = parser.parse_args(argv)
     echo_to(args.echo_fd, f"predict {Path(args.output).name}")
     cli.check_outputs_spare_inputs(
         {"--model": args.model, "--tokenized": args.tokenized, "--stats": args.stats}, {"--output": args.output}
     )
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be 1 or more, not {args.threads}")
+    cli.check_threads(args.threads)
     use_job_threads(args.threads)
     settings = PredictSettings.from_json(args.settings)
     tokenized_with, longest_target = read_tokenize_stats(Path(args.stats))

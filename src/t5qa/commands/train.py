@@ -53,18 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="DataLoader worker processes (speed only, not a hyperparameter)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="the job's CPU threads (torch's intra-op threads, shared by the processes of this machine; never more "
-        "than the cores this process may run on); default: OMP_NUM_THREADS, else those cores",
-    )
-    parser.add_argument(
-        "--echo-fd",
-        type=int,
-        help="also show this step's own log lines (progress, losses) on this open file descriptor; the rule passes "
-        "the terminal as fd 3 (`3>&2`) before sending all output to the log file",
-    )
+    cli.add_job_options(parser)
     args = parser.parse_args(argv)
     echo_to(args.echo_fd, f"train {Path(args.output).name}")
     cli.check_outputs_spare_inputs(
@@ -74,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = TrainSettings.from_json(args.settings)
     if args.dataloader_workers < 0:
         raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
-    if args.threads is not None and args.threads < 1:
-        raise InputError(f"--threads must be 1 or more, not {args.threads}")
+    cli.check_threads(args.threads)
     threads = use_job_threads(args.threads)
     if args.attempts and os.environ.get("RANK", "0") == "0":
         Path(args.attempts).parent.mkdir(parents=True, exist_ok=True)
