@@ -129,7 +129,7 @@ def _normalisation_section(normalize_stats: dict[str, dict[str, dict]]) -> str:
     ]
     dropped = sorted({reason for _, _, s in stats for reason in s["dropped"]})
     kept = sorted({reason for _, _, s in stats for reason in s["kept"]})
-    head = [f"{html.escape(source)} /<br>{html.escape(split)}" for source, split, _ in stats]
+    head = [f"{_breakable(source)} /<br>{html.escape(split)}" for source, split, _ in stats]
     rows = [
         ("rows_read", [_count(s["rows_read"]) for _, _, s in stats]),
         ("rows_written", [_count(s["rows_written"]) for _, _, s in stats]),
@@ -153,7 +153,7 @@ def _normalisation_section(normalize_stats: dict[str, dict[str, dict]]) -> str:
 def _tokenization_section(tokenize_stats: dict) -> str:
     splits = {split: tokenize_stats[split] for split in SPLITS}
     counts = _table(
-        ["rows", *TRUNCATION_KEYS],
+        [_breakable(key) for key in ("rows", *TRUNCATION_KEYS)],
         [(split, [_count(s[key]) for key in ("rows", *TRUNCATION_KEYS)]) for split, s in splits.items()],
         label="split",
     )
@@ -216,6 +216,11 @@ def _table(head: list[str], rows: list[tuple[str, list[str]]], label: str = "", 
     return (
         f'<div class="scroll"><table>\n<thead><tr>{head_html}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table></div>'
     )
+
+
+def _breakable(text: str) -> str:
+    """A long key as a head that may wrap after each underscore (inputs_truncated), escaped."""
+    return html.escape(text).replace("_", "_<wbr>")
 
 
 def _score(row: dict, key: str) -> str:

@@ -18,6 +18,7 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from t5qa.atomic import atomic_path
@@ -301,6 +302,11 @@ def read_summary_csv(path: str | Path) -> pd.DataFrame:
     return table
 
 
+# Columns shown once above the page's table when every row has the same value; columns left to the CSV (NoAns EM
+# is NoAns F1: the empty answer scores 0 or 100 on both).
+PAGE_SHARED = ["trained_on", "evaluated_on", "split", "total"]
+PAGE_LEFT_OUT = ["HasAns_exact", "NoAns_exact"]
+
 # Heads of the page's score columns: short, so that the table fits beside the report's menu.
 PAGE_HEADS = {
     "total": "n",
@@ -321,7 +327,7 @@ h1 { font-size: 1.3em; margin: 0 0 .2em; }
 p { margin: .3em 0 .8em; max-width: 60em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; }
-th, td { padding: .2em .5em; border-bottom: 1px solid #e6e6e6; }
+th, td { padding: .2em .4em; border-bottom: 1px solid #e6e6e6; }
 thead th { vertical-align: bottom; border-bottom: 2px solid #999; text-align: left; cursor: pointer;
   user-select: none; }
 thead th:hover { background: #f0f0f0; }
@@ -368,12 +374,17 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
     """The comparison as one self-contained HTML page: one row per run, a mean row (mean, and ± sample std below
     it) heading its seeds, the settings that set runs apart as columns; a click on a column head sorts."""
     settings = setting_columns(table)
-    splits = set(table["split"])
-    names = ["experiment", *settings, "trained_on", "evaluated_on", *(["split"] if splits != {"validation"} else [])]
-    scores = [column for column in table.columns if column not in [*NAME_COLUMNS, *settings]]
+    # What every row shares is said once above the table, not repeated in a column: the table must fit the
+    # report's frame beside its menu (about 650 px on a 1400 px screen). The CSV has every column.
+    shared = [column for column in PAGE_SHARED if table[column].nunique(dropna=False) == 1]
+    names = ["experiment", *settings, *(column for column in PAGE_SHARED if column not in shared)]
+    scores = [
+        column for column in table.columns if column not in [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT]
+    ]
     scores = [column for column in scores if not column.endswith(STD_SUFFIX) and table[column].notna().any()]
     columns = [*names, *scores]
-    head = "".join(f'<th scope="col">{html.escape(PAGE_HEADS.get(column, column))}</th>' for column in columns)
+    head = "".join(f'<th scope="col">{_breakable(_page_head(column))}</th>' for column in columns)
+    said = "; ".join(f"{PAGE_HEADS.get(column, column)}: {_value_text(table[column].iloc[0])}" for column in shared)
 
     # A mean row and its seeds are one <tbody> (contiguous in the table), sorted together.
     groups: list[tuple[tuple, list[str]]] = []
@@ -399,8 +410,8 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
 <body>
 <h1>{html.escape(title)}</h1>
 <p>{len(table) - means} runs ({seeds} of them seeds, under {means} mean rows: mean, and ± the sample standard
-deviation below it). Scores 0–100 (official SQuAD v2.0 EM/F1), n questions. Click a column head to sort; a mean row
-keeps its seeds.{source}</p>
+deviation below it); {html.escape(said)}. Scores 0–100 (official SQuAD v2.0 EM/F1), n questions. Click a column
+head to sort; a mean row keeps its seeds.{source}</p>
 <div class="scroll">
 <table class="sortable">
 <thead><tr>{head}</tr></thead>
@@ -413,6 +424,23 @@ keeps its seeds.{source}</p>
 """
 
 
+def _page_head(column: str) -> str:
+    """f1[<source>] as "F1 <source>"; the scores' short names (PAGE_HEADS); a setting's dotted key as it is."""
+    if column.startswith("f1[") and column.endswith("]"):
+        return f"F1 {column[3:-1]}"
+    return PAGE_HEADS.get(column, column)
+
+
+def _breakable(text: str, dots: bool = True) -> str:
+    """Text that may wrap after each underscore (and dot: train.learning_rate), escaped."""
+    text = html.escape(text).replace("_", "_<wbr>")
+    return text.replace(".", ".<wbr>") if dots else text
+
+
+def _value_text(value) -> str:
+    return MISSING if pd.isna(value) else str(int(value)) if isinstance(value, int | np.integer) else str(value)
+
+
 def _page_cells(row, columns: list[str], settings: list[str], kind: str) -> str:
     cells = []
     for column in columns:
@@ -420,7 +448,9 @@ def _page_cells(row, columns: list[str], settings: list[str], kind: str) -> str:
         if column == "experiment":
             text = f"seed {int(row['seed'])}" if kind == "seed" else str(value).split(" (mean")[0]
             note = f"<small>mean of {str(value).split('over ')[-1].rstrip(')')}</small>" if kind == "mean" else ""
-            cells.append(f'<td class="name" data-value="{html.escape(str(value))}">{html.escape(text)}{note}</td>')
+            cells.append(
+                f'<td class="name" data-value="{html.escape(str(value))}">{_breakable(text, dots=False)}{note}</td>'
+            )
         elif column in settings:
             text = setting_text(value)
             number = "" if isinstance(value, bool) or pd.isna(value) else value
