@@ -261,3 +261,31 @@ def test_load_report_inputs_reads_what_the_page_shows(inputs):
     metrics, normalize, tokenize = load_report_inputs(inputs["metrics"], paths, inputs["tokenize"])
     assert metrics == METRICS and tokenize == TOKENIZE_STATS
     assert normalize["demo_causalqa"]["train"]["dropped"]["empty_question"]["count"] == 3
+
+
+def test_report_labels_carry_the_scores_the_landing_page_shows(tmp_path):
+    from t5qa.report_labels import score_labels, summary_labels
+
+    (tmp_path / "metrics.json").write_text(json.dumps(METRICS))
+    assert score_labels(tmp_path / "metrics.json", "default", "demo") == {
+        "experiment": "default",
+        "dataset": "demo",
+        "EM": "76.25",
+        "F1": "76.26",
+        "questions": 400,
+    }
+    # The best F1 of the mean rows and seedless runs: a lucky seed does not speak for its cell.
+    (tmp_path / "summary.csv").write_text(
+        "experiment,group,seed,trained_on,evaluated_on,split,total,f1,f1_std\n"
+        "lr (mean ± std over 2 seeds),lr,,demo,demo,validation,400,70.0,2.0\n"
+        "lr-seed1,lr,1,demo,demo,validation,400,72.0,\n"
+        "lr-seed2,lr,2,demo,demo,validation,400,68.0,\n"
+        "solo,solo,,demo,other,validation,400,65.0,\n",
+        encoding="utf-8",
+    )
+    assert summary_labels(tmp_path / "summary.csv", "lr-1234") == {
+        "comparison": "lr-1234",
+        "rows": 4,
+        "best F1": "70.00 ± 2.00",
+        "best": "lr on demo",
+    }

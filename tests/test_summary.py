@@ -275,3 +275,22 @@ def test_cli_refuses_bad_input_in_one_line(sweep, tmp_path, break_runs, message)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_page_cli_writes_the_page_and_refuses_a_table_that_is_no_summary(sweep, tmp_path):
+    result, csv, _ = run_summary(tmp_path, json.dumps(sweep))
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "out" / "summary.html"
+    done = run_script("summary_page.py", "--csv", str(csv), "--output", str(page), "--title", "sweep")
+    assert "<h1>sweep</h1>" in page.read_text(encoding="utf-8") and "error" not in done.stderr
+
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    refused = run_script("summary_page.py", "--csv", str(other), "--output", str(tmp_path / "x.html"), check=False)
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert errors == [
+        f"error: {other}: not a summary table (missing experiment, group, seed, trained_on, evaluated_on,"
+        " split, total, exact, f1, f1_std)"
+    ]
+    assert not (tmp_path / "x.html").exists()

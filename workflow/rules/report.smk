@@ -3,22 +3,7 @@
 # labels are the columns of the report's lists; a page's EM and F1 are read at report time, so the landing page
 # (workflow/report/workflow.rst) can show them.
 
-
-def report_labels(figure):
-    return lambda wildcards: {"experiment": experiment_name(wildcards), "dataset": wildcards.dataset, "figure": figure}
-
-
-def score_labels(wildcards, input):
-    """The report's labels of a dataset's page: which model, and its scores, from its metrics."""
-    with open(input.metrics, encoding="utf-8") as handle:
-        metrics = json.load(handle)
-    return {
-        "experiment": experiment_name(wildcards),
-        "dataset": wildcards.dataset,
-        "EM": f"{metrics['exact']:.2f}",
-        "F1": f"{metrics['f1']:.2f}",
-        "questions": metrics["total"],
-    }
+from t5qa.report_labels import score_labels
 
 
 rule plot_training:
@@ -31,7 +16,7 @@ rule plot_training:
             "results/{xp}plots/{dataset}.training.png",
             caption="../report/training_curves.rst",
             category="Training",
-            labels=report_labels("training curves"),
+            labels=lambda wc: {"experiment": experiment_name(wc), "dataset": wc.dataset, "figure": "training curves"},
         ),
     params:
         title=lambda wc: f"{wc.dataset} ({experiment_name(wc)})" if wc.xp else wc.dataset,
@@ -56,7 +41,7 @@ rule report_page:
             "results/{xp}report/{dataset}.html",
             caption="../report/report_page.rst",
             category="Results",
-            labels=score_labels,
+            labels=lambda wc, input: score_labels(input.metrics, experiment_name(wc), wc.dataset),
         ),
     params:
         normalize_stats=lambda wc: named_stats(dataset_sources(wc.dataset)),

@@ -4,6 +4,7 @@
 # overwrite it; results/summary.{csv,md} are the latest one written. The report shows it as a sortable page.
 
 from t5qa.experiments import experiment_prefix, summary_name, varied_settings
+from t5qa.report_labels import summary_labels
 
 SUMMARY_SETTINGS = varied_settings(EXPERIMENTS, list(dict.fromkeys(run["experiment"] for run in EVALUATIONS)))
 SUMMARY_RUNS = [
@@ -11,36 +12,14 @@ SUMMARY_RUNS = [
 ]
 SUMMARY_NAME = summary_name(SUMMARY_RUNS, EXPERIMENTS)
 
-
-def summary_curves():
-    """The training curves of every model the comparison trains (in the report beside the table)."""
-    curves = {
-        expand(
-            rules.plot_training.output.plot, xp=experiment_prefix(run["experiment"]), dataset=run["trained_on"]
-        )[0]: None
+# The training curves of every model the comparison trains (in the report beside the table).
+SUMMARY_CURVES = list(
+    dict.fromkeys(
+        expand(rules.plot_training.output.plot, xp=experiment_prefix(run["experiment"]), dataset=run["trained_on"])[0]
         for run in EVALUATIONS
         if EXPERIMENTS[run["experiment"]]["finetune"]
-    }
-    return list(curves)
-
-
-def summary_labels(wildcards, input):
-    """The report's labels of the comparison: its name and its best F1 (read at report time)."""
-    import csv
-
-    with open(input.csv, encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    # A mean row speaks for its seeds: the best of the groups' rows, a seed row only where no mean stands for it.
-    candidates = [row for row in rows if row["f1_std"] or not row["seed"]] or rows
-    best = max(candidates, key=lambda row: float(row["f1"]))
-    spread = f" ± {float(best['f1_std']):.2f}" if best["f1_std"] else ""
-    return {
-        "comparison": SUMMARY_NAME,
-        "rows": len(rows),
-        "best F1": f"{float(best['f1']):.2f}{spread}",
-        "best": f"{best['group']} on {best['evaluated_on']}",
-    }
-
+    )
+)
 
 rule summary:
     input:
@@ -73,7 +52,7 @@ rule summary_page:
             f"results/summary/{SUMMARY_NAME}.html",
             caption="../report/summary.rst",
             category="Comparison",
-            labels=summary_labels,
+            labels=lambda wc, input: summary_labels(input.csv, SUMMARY_NAME),
         ),
     conda:
         "../envs/t5qa.yaml"
