@@ -66,7 +66,7 @@ rule all:
         expand(rules.plot_training.output.plot, xp="", dataset=config["default_datasets"]),
         expand(rules.report_page.output.page, xp="", dataset=config["default_datasets"]),
         # Experiments side by side, when the config declares any: the table, its report page, each model's curves.
-        [rules.summary.output.csv, rules.summary_page.output.page, summary_curves()]
+        [rules.summary.output.csv, rules.summary_page.output.page, SUMMARY_CURVES]
         if len(EXPERIMENTS) > 1 or config["evaluations"]
         else [],
     default_target: True
