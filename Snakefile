@@ -55,6 +55,7 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/causalqa_table.smk"
 
 
 report: "workflow/report/workflow.rst"

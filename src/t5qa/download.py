@@ -240,3 +240,55 @@ def fetch(location: dict, output: Path, archive: Path | None = None, retries: in
 
 def manifest_path(output: Path) -> Path:
     return output.with_name(output.name + ".manifest.json")
+
+
+# --- a model that is a folder inside an archive (the Webis-CausalQA-22 release ships its fine-tuned models so)
+
+ARCHIVE_MODEL_PREFIX = "archive://"
+# Files that make a folder a tokenizer: a member without any gets the experiment's tokenizer saved beside it.
+TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "spiece.model")
+
+
+def archive_model(name_or_path: str) -> tuple[str, str] | None:
+    """`archive://NAME/MEMBER` -> (NAME, MEMBER): a model folder inside the archive NAME (declared under
+    `archives:`); anything else (a hub id, a local folder, `scratch`) -> None."""
+    if not name_or_path.startswith(ARCHIVE_MODEL_PREFIX):
+        return None
+    name, _, member = name_or_path.removeprefix(ARCHIVE_MODEL_PREFIX).partition("/")
+    member = member.strip("/")
+    if not name or not member:
+        raise InputError(
+            f"model {name_or_path!r}: an archive model is archive://NAME/FOLDER (NAME under 'archives', FOLDER the "
+            "model's folder inside the zip), e.g. archive://causalqa/models/original-splits/paq-original-split"
+        )
+    return name, member
+
+
+def extract_folder(archive_path: Path, member: str, output: Path, finish=None) -> list[str]:
+    """Extract every file under the folder `member` of the zip into `output` (atomically: all or nothing), then
+    call `finish(folder)` on the temporary folder before it is renamed into place; returns the extracted paths
+    (relative to the folder)."""
+    check_archive(archive_path)
+    prefix = member.strip("/") + "/"
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            entries = [info for info in archive.infolist() if info.filename.startswith(prefix) and not info.is_dir()]
+            if not entries:
+                folders = sorted(
+                    {str(PurePosixPath(n).parent) for n in archive.namelist() if n.endswith("config.json")}
+                )[:10]
+                hint = f"; folders holding a config.json: {folders}" if folders else ""
+                raise InputError(f"{archive_path}: no folder {member!r} in the archive{hint}")
+            with atomic_path(output, is_dir=True) as tmp:
+                tmp.mkdir(exist_ok=True)
+                for info in entries:
+                    target = tmp / info.filename[len(prefix) :]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with archive.open(info) as stream, target.open("wb") as out:
+                        for block in iter(lambda: stream.read(CHUNK), b""):
+                            out.write(block)
+                if finish is not None:
+                    finish(tmp)
+    except ZIP_ERRORS as err:
+        raise InputError(f"{archive_path}: cannot extract {member!r} ({first_line(err)})") from err
+    return sorted(info.filename[len(prefix) :] for info in entries)

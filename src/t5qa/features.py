@@ -79,7 +79,8 @@ def target_text(answer_cell: str, unanswerable: str, target: str = "first_gold")
     An unanswerable question learns the configured word either way.
 
     A tab in a target: T5's sentencepiece normaliser (nmt_nfkc) turns whitespace, a tab included, into the word
-    boundary, so "a<TAB>b" trains on the same tokens as "a b" (the scratch tokenizer does the same: tests/test_features.py).
+    boundary, so "a<TAB>b" trains on the same tokens as "a b" (the scratch tokenizer does the same:
+    tests/test_features.py).
     """
     golds = split_answers(answer_cell)
     if not golds:

@@ -13,6 +13,8 @@ from t5qa.settings import (
 )
 from t5qa import sources as source_specs
 from t5qa.code_inputs import code_inputs
+from t5qa.download import archive_model
+from t5qa.errors import InputError
 from t5qa.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, shared_index
 from t5qa.formats import FORMATS
 from t5qa.launch import rule_launcher
@@ -58,7 +60,32 @@ def canonical(obj):
 TOKENIZATIONS = shared_index(EXPERIMENTS, "tokenization")
 SCRATCH_TOKENIZERS = shared_index(EXPERIMENTS, "scratch_tokenizer")
 SCRATCH_MODELS = shared_index(EXPERIMENTS, "model")
-HUB = {role: hub_index(EXPERIMENTS, role) for role in HUB_ROLES}
+
+
+
+def model_in_archive(name):
+    """(archive, member) of a model `archive://NAME/FOLDER`, else None; a malformed one or an undeclared archive
+    stops the DAG with one line."""
+    try:
+        found = archive_model(name)
+    except InputError as err:
+        raise ValueError(str(err)) from None
+    if found and found[0] not in config["archives"]:
+        raise ValueError(f"model {name!r}: the archive {found[0]!r} is not declared under 'archives'")
+    return found
+
+
+# Hub models and tokenizers (prefetched by name) and models inside archives (extracted by the prefetch):
+# ARCHIVE_MODELS maps each such model's folder to (archive, member, the tokenizer saved beside it when it has none).
+HUB = {
+    role: {prefix: name for prefix, name in hub_index(EXPERIMENTS, role).items() if not model_in_archive(name)}
+    for role in HUB_ROLES
+}
+ARCHIVE_MODELS = {
+    f"results/prefetch/archive-models/{found[0]}/{found[1]}": (*found, entry["settings"]["model"]["tokenizer"])
+    for entry in EXPERIMENTS.values()
+    if (found := model_in_archive(entry["settings"]["model"]["name_or_path"]))
+}
 
 
 def experiment_name(wildcards):
@@ -151,16 +178,20 @@ def tokenizer_location(entry, dataset):
 
 
 def model_location(entry, dataset):
-    """The starting model: a scratch model's folder, or the hub id / local folder of the config."""
-    if entry["settings"]["model"]["name_or_path"] == "scratch":
+    """The starting model: a scratch model's folder, an archive model's extracted folder, or the hub id / local
+    folder of the config."""
+    name = entry["settings"]["model"]["name_or_path"]
+    if name == "scratch":
         return expand(rules.scratch_model.output.model, mod=entry["model"], dataset=dataset)[0]
-    return entry["settings"]["model"]["name_or_path"]
+    if found := model_in_archive(name):
+        return expand(rules.prefetch_archive_model.output.model, archive=found[0], member=found[1])[0]
+    return name
 
 
 def model_input(entry, dataset):
     """What a job that loads the starting model waits for: the scratch model, or the prefetch record of a hub id."""
     settings = entry["settings"]
-    if settings["model"]["name_or_path"] == "scratch":
+    if settings["model"]["name_or_path"] == "scratch" or model_in_archive(settings["model"]["name_or_path"]):
         return model_location(entry, dataset)
     return expand(rules.prefetch_hub.output.record, hub=entry["hub"]["model"], role="model")[0]
 

@@ -4,6 +4,7 @@
 localrules:
     prefetch,
     prefetch_hub,
+    prefetch_archive_model,
     prefetch_dataset,
 
 
@@ -23,6 +24,29 @@ rule prefetch_hub:
         "logs/prefetch/{hub}{role}.log",
     shell:
         "python {input.script} --name {params.name} --output {output.record} > {log} 2>&1"
+
+
+# A model that is a folder inside an archive (model.name_or_path: archive://NAME/FOLDER), extracted here; a folder
+# without a tokenizer gets the experiment's model.tokenizer saved beside the weights.
+rule prefetch_archive_model:
+    input:
+        archive=lambda wc: expand(rules.download_archive.output.archive, archive=wc.archive)[0],
+        script=step_script("prefetch_archive_model.py"),
+        code=step_code("prefetch_archive_model.py"),
+    output:
+        model=directory("results/prefetch/archive-models/{archive}/{member}"),
+    params:
+        tokenizer=lambda wc: ARCHIVE_MODELS[f"results/prefetch/archive-models/{wc.archive}/{wc.member}"][2],
+    wildcard_constraints:
+        archive=r"[A-Za-z0-9_\-]+",
+        member=r"[^.].*",
+    conda:
+        "../envs/t5qa.yaml"
+    log:
+        "logs/prefetch/archive-models/{archive}/{member}.log",
+    shell:
+        "python {input.script} --archive {input.archive} --member {wildcards.member:q} --tokenizer {params.tokenizer:q}"
+        " --output {output.model} > {log} 2>&1"
 
 
 rule prefetch_dataset:
@@ -46,3 +70,4 @@ rule prefetch:
             for role, names in HUB.items()
             for hub in names
         ],
+        list(ARCHIVE_MODELS),

@@ -1,0 +1,270 @@
+"""Issue 21: the Webis-CausalQA-22 fine-tuning table in one command (config/causalqa_table.yaml).
+
+A miniature of the real preset runs end to end (two CausalQA-layout sources in both split families inside a zip, with
+"released" models in the zip too, a scratch model, a few steps); a dry run of the real preset through the Slurm
+profile plans the expected jobs; the pieces (split families side by side, archive models, the table) on their own.
+"""
+
+import csv
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from t5qa.causalqa_table import COLUMNS, MEASURES, build_table, check_table, markdown, table_cells
+from t5qa.download import archive_model, extract_folder
+from t5qa.errors import InputError
+from t5qa.sources import split_spec
+
+from .workflow_helpers import REPO, planned_jobs, read_json, snakemake, write_config
+
+PRESET = REPO / "config" / "causalqa_table.yaml"
+SOURCES = ["paq", "gooaq", "msmarco", "naturalquestions", "searchqa", "squad2", "newsqa", "hotpotqa", "triviaqa"]
+MINI = ["alpha", "beta"]
+FAMILIES = ["original", "random"]
+
+
+# --- the real preset
+
+
+def test_dry_run_of_the_real_preset_through_the_slurm_profile_plans_every_cell(tmp_path):
+    counts = planned_jobs(tmp_path, PRESET, "results/causalqa_table.md", "--profile", str(REPO / "profiles" / "slurm"))
+    n = len(SOURCES)
+    assert counts == {
+        "download_archive": 1,  # the Zenodo zip, once
+        "download": n * 2 * 2,  # each source's train and validation CSV, in both families
+        "normalize": n * 2 * 2,
+        "prefetch_hub": 2,  # UnifiedQA-v2's weights and tokenizer
+        "prefetch_archive_model": n * 2,  # the released models, one per source and family
+        "tokenize_data": n * 2,  # one tokenization per dataset, shared by every model
+        "train": n * 2,  # fine-tuned on each source's original and random split
+        "predict": n + n * 2 + n * 2,  # base on the original splits; fine-tuned; released
+        "metrics": n + n * 2 + n * 2,
+        "causalqa_table": 1,
+    }
+
+
+def test_the_preset_states_their_set_up():
+    preset = yaml.safe_load(PRESET.read_text())
+    tokenize, train, predict = preset["tokenize"], preset["train"], preset["predict"]
+    assert preset["model"] == {"name_or_path": "allenai/unifiedqa-v2-t5-base-1363200"} | {
+        "tokenizer": "allenai/unifiedqa-v2-t5-base-1363200"
+    }
+    assert tokenize["template"] == "{question} \\n {context}"  # backslash and n, not a newline
+    assert tokenize["template_without_context"] == "{question}"
+    assert (tokenize["target"], tokenize["text_columns"]) == ("answer_cell", "processed")
+    assert (tokenize["max_source_length"], tokenize["max_target_length"]) == (2048, 100)
+    assert train["learning_rate"] == 5e-5 and train["warmup_ratio"] == 0 and train["weight_decay"] == 0
+    assert (train["max_steps"], train["batch_size"], train["seed"], train["lr_scheduler"]) == (6000, 2, 42, "linear")
+    assert (predict["num_beams"], predict["max_new_tokens"]) == (1, 499)
+    rows = preset["causalqa_table"]["rows"]
+    assert list(rows) == SOURCES
+    for source in SOURCES:
+        for family in FAMILIES:
+            spec = preset["sources"][f"causalqa_{source}_{family}"]
+            assert spec["split_family"] == family
+            model = preset["experiments"][f"released-{family}-{source}"]["model"]["name_or_path"]
+            assert archive_model(model) == ("causalqa", f"models/{family}-splits/{source}-{family}-split")
+
+
+# --- the pieces
+
+
+def test_a_source_s_own_split_family_wins_over_the_global_one():
+    member = {"archive": "causalqa", "member": "input/{split_family}-splits/x_train_{split_family}_split.csv"}
+    spec = {"format": "causalqa_csv", "train": member, "split_family": "random"}
+    assert split_spec(spec, "train", "original")["member"] == "input/random-splits/x_train_random_split.csv"
+    del spec["split_family"]
+    assert split_spec(spec, "train", "original")["member"] == "input/original-splits/x_train_original_split.csv"
+
+
+def test_archive_model_names():
+    assert archive_model("archive://causalqa/models/a/b/") == ("causalqa", "models/a/b")
+    assert archive_model("allenai/unifiedqa-v2-t5-base-1363200") is None
+    assert archive_model("scratch") is None
+    with pytest.raises(InputError, match="archive://NAME/FOLDER"):
+        archive_model("archive://causalqa")
+
+
+def test_extract_folder_is_all_or_nothing(tmp_path):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("models/m/config.json", "{}")
+        zf.writestr("models/m/sub/w.bin", "x")
+        zf.writestr("models/mm/config.json", "{}")  # a sibling whose name starts alike is not part of models/m
+    assert extract_folder(archive, "models/m", tmp_path / "out") == ["config.json", "sub/w.bin"]
+    assert (tmp_path / "out" / "sub" / "w.bin").read_text() == "x"
+    with pytest.raises(InputError, match="no folder 'models/x'.*models/m"):
+        extract_folder(archive, "models/x", tmp_path / "out2")
+
+    def fail(folder):
+        raise InputError("no tokenizer")
+
+    with pytest.raises(InputError, match="no tokenizer"):
+        extract_folder(archive, "models/m", tmp_path / "out3", finish=fail)
+    assert not (tmp_path / "out3").exists() and not list(tmp_path.glob(".out3*"))
+
+
+def test_table_config_mistakes_are_one_line_each():
+    experiments = {"base": {"finetune": False}, "ft": {"finetune": True}, "rel": {"finetune": True}}
+    table = {
+        "base": "ft",
+        "finetuned": "ft",
+        "rows": {"a": {"original": "d1", "random": "nope", "released_original": "rel"}},
+    }
+    problems = check_table(table, experiments, {"d1": ["s"]})
+    assert problems == [
+        "causalqa_table.base: experiment 'ft' must have finetune: false",
+        "causalqa_table.rows.a.released_original: experiment 'rel' must have finetune: false",
+        "causalqa_table.rows.a.random: dataset 'nope' is not declared",
+    ]
+
+
+def test_the_table_reads_each_cell_from_its_metrics_file(tmp_path):
+    def metrics(name, value):
+        path = tmp_path / f"{name}.json"
+        measures = {"exact": value, "f1": value + 1, "rougeL_f1": value + 2, "total": 3}
+        path.write_text(json.dumps({"exact": 0, "causalqa_measures": measures}))
+        return str(path)
+
+    table_spec = {"base": "b", "finetuned": "f", "rows": {"x": {"original": "xo", "random": "xr"}}}
+    cells = table_cells(table_spec, lambda experiment, dataset: metrics(f"{experiment}-{dataset}", 10.0))
+    assert set(cells["x"]) == {"base", "finetuned_original", "finetuned_random"}
+    table = build_table(cells)
+    assert table.loc[0, "base EM"] == 10.0 and table.loc[0, "finetuned_random ROUGE-L"] == 12.0
+    assert math.isnan(table.loc[0, "released_original F1"])
+    text = markdown(table)
+    assert text.splitlines()[0].startswith("| source | base EM | base F1 | base ROUGE-L | fine-tuned original EM")
+    assert "| x | 10.00 | 11.00 | 12.00 |" in text and "| — |" in text
+
+
+# --- the miniature, end to end
+
+
+def mini_data(root: Path) -> tuple[Path, Path]:
+    """A zip in the release's layout: input/<family>-splits/<source>_{train,valid}_<family>_split.csv for two
+    sources, and models/<family>-splits/<source>-<family>-split/ (weights and config, no tokenizer, like a
+    Trainer.save_model without a tokenizer); and a local scratch model + tokenizer folder every experiment starts
+    from."""
+    from t5qa.demo_data import generate, to_causalqa_csv
+    from t5qa.scratch_model import build_model, train_tokenizer
+
+    texts = ["unanswerable \\n"]
+    for group in generate(seed=7, n_examples=200, prefix="tok"):
+        for ex in group:
+            texts += [ex.question.lower(), ex.context.lower()]
+    tokenizer = train_tokenizer(texts, vocab_size=300, seed=0)
+    architecture = {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 2, "num_layers": 1, "num_decoder_layers": 1}
+    model = build_model(tokenizer, {**architecture, "dropout_rate": 0.0}, seed=0)
+    start = root / "start_model"
+    model.save_pretrained(start)
+    tokenizer.save_pretrained(start)
+    released = root / "released_model"
+    model.save_pretrained(released)
+    archive = root / "causalqa_mini.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for s, source in enumerate(MINI):
+            for f, family in enumerate(FAMILIES):
+                for k, (split, n) in enumerate((("train", 60), ("valid", 12))):
+                    text = to_causalqa_csv(generate(100 * s + 10 * f + k, n, f"{source}{family}{split}"))
+                    if source == "beta" and split == "valid":
+                        text = without_some_contexts(text)
+                    zf.writestr(f"input/{family}-splits/{source}_{split}_{family}_split.csv", text)
+                for file in sorted(released.iterdir()):
+                    zf.write(file, f"models/{family}-splits/{source}-{family}-split/{file.name}")
+    return archive, start
+
+
+def without_some_contexts(text: str) -> str:
+    """Every third row's context cell emptied (the question alone is then the input)."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    for row in rows[::3]:
+        row["context"] = row["context_processed"] = ""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def mini_config(root: Path, archive: Path, start: Path) -> dict:
+    """The preset's own settings, on the miniature: its tokenize/train/predict sections, fewer steps and tokens."""
+    preset = yaml.safe_load(PRESET.read_text())
+    sources, datasets, experiments, rows, evaluations = {}, {}, {"base": {"finetune": False}, "finetuned": {}}, {}, []
+    for source in MINI:
+        for family in FAMILIES:
+            name = f"causalqa_{source}_{family}"
+            sources[name] = {**preset["sources"][f"causalqa_paq_{family}"]}
+            for split in ("train", "validation"):
+                member = sources[name][split]["member"].replace("paq_", f"{source}_")
+                sources[name][split] = {"archive": "causalqa", "member": member}
+            datasets[name] = [name]
+            experiments[f"released-{family}-{source}"] = {
+                "finetune": False,
+                "model": {"name_or_path": f"archive://causalqa/models/{family}-splits/{source}-{family}-split"},
+            }
+            evaluations.append({"experiments": [f"released-{family}-{source}"], "train_on": [name]})
+        rows[source] = {
+            "original": f"causalqa_{source}_original",
+            "random": f"causalqa_{source}_random",
+            "released_original": f"released-original-{source}",
+            "released_random": f"released-random-{source}",
+        }
+    evaluations += [
+        {"experiments": ["base"], "train_on": [f"causalqa_{s}_original" for s in MINI]},
+        {"experiments": ["finetuned"], "train_on": list(datasets)},
+    ]
+    return {
+        "default_datasets": [],
+        "archives": {"causalqa": {"url": archive.as_uri()}},
+        "model": {"name_or_path": str(start), "tokenizer": str(start)},
+        "tokenize": {**preset["tokenize"], "max_source_length": 96, "stride": 16},
+        "train": {**preset["train"], "max_steps": 3, "logging_steps": 1, "save_steps": 2},
+        "predict": {**preset["predict"], "max_new_tokens": 8, "batch_tokens": 4096},
+        "sources": sources,
+        "datasets": datasets,
+        "experiments": experiments,
+        "causalqa_table": {"base": "base", "finetuned": "finetuned", "rows": rows},
+        "evaluations": evaluations,
+    }
+
+
+def test_the_miniature_table_end_to_end(tmp_path):
+    archive, start = mini_data(tmp_path)
+    config = write_config(tmp_path, mini_config(tmp_path, archive, start))
+    planned = planned_jobs(tmp_path, config, "results/causalqa_table.md")
+    assert planned["train"] == 4 and planned["predict"] == 10 and planned["prefetch_archive_model"] == 4
+    snakemake(tmp_path, "--cores", "2", "results/causalqa_table.md", "--configfile", str(config))
+
+    # The released models were extracted with the tokenizer saved beside them.
+    extracted = tmp_path / "results/prefetch/archive-models/causalqa/models/random-splits/beta-random-split"
+    assert (extracted / "config.json").is_file() and (extracted / "tokenizer_config.json").is_file()
+    # Both families side by side: each dataset read its own family's members.
+    manifest = read_json(tmp_path / "results/raw/causalqa_beta_random/validation.csv.manifest.json")
+    assert manifest["origin"].endswith("!input/random-splits/beta_valid_random_split.csv")
+
+    table = list(csv.DictReader((tmp_path / "results/causalqa_table.csv").open()))
+    assert [row["source"] for row in table] == MINI
+    for row in table:
+        for column in COLUMNS:
+            metrics = read_json(tmp_path / row[f"{column} metrics"])["causalqa_measures"]
+            for measure, key in MEASURES.items():
+                assert float(row[f"{column} {measure}"]) == pytest.approx(metrics[key], abs=1e-12)
+    expected = {
+        "base": "results/experiments/base/metrics/causalqa_alpha_original.json",
+        "finetuned_original": "results/experiments/finetuned/metrics/causalqa_alpha_original.json",
+        "finetuned_random": "results/experiments/finetuned/metrics/causalqa_alpha_random.json",
+        "released_original": "results/experiments/released-original-alpha/metrics/causalqa_alpha_original.json",
+        "released_random": "results/experiments/released-random-alpha/metrics/causalqa_alpha_random.json",
+    }
+    assert {column: table[0][f"{column} metrics"] for column in COLUMNS} == expected
+    text = (tmp_path / "results/causalqa_table.md").read_text()
+    print(text)
+    assert text.count("\n| alpha |") == 1 and text.count("\n| beta |") == 1
+    # The input and target as theirs: the question alone where the context is empty.
+    stats = read_json(next((tmp_path / "results/tokenized").glob("causalqa_beta_original.stats.json")))
+    assert stats  # tokenized with the preset's settings
