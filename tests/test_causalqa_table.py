@@ -268,3 +268,51 @@ def test_the_miniature_table_end_to_end(tmp_path):
     # The input and target as theirs: the question alone where the context is empty.
     stats = read_json(next((tmp_path / "results/tokenized").glob("causalqa_beta_original.stats.json")))
     assert stats  # tokenized with the preset's settings
+
+
+# --- parity with their scripts (issue 21 item 5): each difference decided, and held here
+
+
+def test_parity_a_blank_gold_beside_a_real_one_is_dropped_not_scored():
+    """Kept ours: "apple<TAB>" is a question with one gold, "apple". Their evaluation splits the cell on tabs and
+    keeps the blank, so an empty prediction scores EM 1 on an answerable question; here it scores 0."""
+    from t5qa import causalqa_measures
+    from t5qa.text import join_answers, split_answers
+
+    assert split_answers("apple\t") == ["apple"] and join_answers(["apple", ""]) == "apple"
+    assert causalqa_measures.score_one(split_answers("apple\t"), "")["exact"] == 0
+    theirs = [causalqa_measures.preprocess(gold) for gold in "apple\t".split("\t")]
+    assert max(causalqa_measures.exact("", gold) for gold in theirs) == 1  # what their code gives
+
+
+def test_parity_only_tag_shaped_spans_are_stripped():
+    """Matched theirs: the processed text keeps '<'...'>' spans that are not HTML (citation markers, comparisons)."""
+    from t5qa.text import process_text
+
+    assert process_text("Rome fell <1> in 476 <b>AD</b>") == "rome fell <1> in 476 ad"
+    assert process_text("if x < y and z > w<br/>then") == "if x < y and z > w then"
+    assert process_text("<!-- note --><a href='u'>Link</a>") == "link"
+
+
+def test_parity_a_non_breaking_space_changes_no_token_and_no_score(tiny_tokenizer):
+    """Kept ours: process_text turns U+00A0 into a plain space (the release keeps it). T5's sentencepiece normaliser
+    (nmt_nfkc) and both scorers read it as a space anyway, so no token and no score differs."""
+    from transformers import AutoTokenizer
+
+    from t5qa import causalqa_measures, scoring
+    from t5qa.text import process_text
+
+    assert process_text("new\xa0york") == "new york"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
+    assert tokenizer("the new\xa0mill")["input_ids"] == tokenizer("the new mill")["input_ids"]
+    assert causalqa_measures.preprocess("new\xa0york") == causalqa_measures.preprocess("new york")
+    assert scoring.normalize_answer("new\xa0york") == scoring.normalize_answer("new york")
+
+
+def test_unanswerable_rows_are_scored_an_extension_of_theirs():
+    """Their evaluation crashes on an empty answer cell (None); here an unanswerable question is scored against [""]:
+    an empty prediction is EM 1, F1 0 (their F1 has no empty case), anything else 0."""
+    from t5qa import causalqa_measures
+
+    assert causalqa_measures.score_one([], "")["exact"] == 1 and causalqa_measures.score_one([], "")["f1"] == 0
+    assert causalqa_measures.score_one([], "something")["exact"] == 0

@@ -7,12 +7,17 @@ import re
 
 from t5qa import ANSWER_SEPARATOR
 
-_TAG = re.compile(r"<[^>]*>")
+# An HTML tag: '<' then a tag name (or '/', '!' for a closing tag, comment or doctype), up to the next '>'. Only what
+# is shaped like a tag goes: "x < y and z > w" and citation markers such as "<1>" are text and stay (issue 21: a
+# bare "<[^>]*>" deleted them; the Webis-CausalQA-22 processed columns keep them).
+_TAG = re.compile(r"<(?:[A-Za-z][A-Za-z0-9:-]*|/[A-Za-z][A-Za-z0-9:-]*|!)[^<>]*>")
+# Every Unicode whitespace, a non-breaking space included, becomes one plain space (docs/causalqa.md: the release
+# keeps U+00A0; T5's tokenizer and both scorers read it as a space anyway, so this changes no token and no score).
 _SPACE = re.compile(r"\s+")
 
 
 def process_text(text: str) -> str:
-    """Lower-case, strip HTML tags and entities, collapse whitespace."""
+    """Lower-case, strip HTML tags (only tag-shaped spans) and entities, collapse whitespace."""
     text = _TAG.sub(" ", text)
     text = html.unescape(text)
     return _SPACE.sub(" ", text).strip().lower()
