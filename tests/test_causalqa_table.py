@@ -279,9 +279,10 @@ def test_parity_a_blank_gold_beside_a_real_one_is_dropped_not_scored():
     from t5qa import causalqa_measures
     from t5qa.text import join_answers, split_answers
 
-    assert split_answers("apple\t") == ["apple"] and join_answers(["apple", ""]) == "apple"
-    assert causalqa_measures.score_one(split_answers("apple\t"), "")["exact"] == 0
-    theirs = [causalqa_measures.preprocess(gold) for gold in "apple\t".split("\t")]
+    cell = "apple\t"
+    assert split_answers(cell) == ["apple"] and join_answers(["apple", ""]) == "apple"
+    assert causalqa_measures.score_one(split_answers(cell), "")["exact"] == 0
+    theirs = [causalqa_measures.preprocess(gold) for gold in cell.split("\t")]  # their evaluate_unifiedqa.py
     assert max(causalqa_measures.exact("", gold) for gold in theirs) == 1  # what their code gives
 
 
