@@ -1,20 +1,5 @@
 # The Webis-CausalQA-22 fine-tuning table (config/causalqa_table.yaml; docs/causalqa.md): every cell's metrics file.
 
-from t5qa.causalqa_table import check_table, table_cells
-
-
-def experiment_metrics(name, dataset):
-    """An experiment's metrics file on its own dataset's validation split."""
-    return expand(rules.metrics.output.metrics, xp=experiment_prefix(name), dataset=dataset, on="", test="")[0]
-
-
-def causalqa_table_cells():
-    table = config["causalqa_table"]
-    problems = check_table(table, EXPERIMENTS, config["datasets"])
-    if problems:
-        raise WorkflowError("\n".join(problems))
-    return table_cells(table, experiment_metrics)
-
 
 rule causalqa_table:
     input:

@@ -12,6 +12,7 @@ from t5qa.settings import (
     TrainSettings,
 )
 from t5qa import sources as source_specs
+from t5qa.causalqa_table import check_table, table_cells
 from t5qa.code_inputs import code_inputs
 from t5qa.download import archive_model
 from t5qa.errors import InputError
@@ -386,3 +387,19 @@ def run_metrics(run):
     test = ".test" if run["split"] == TEST else ""
     xp = experiment_prefix(run["experiment"])
     return expand(rules.metrics.output.metrics, xp=xp, dataset=run["trained_on"], on=on, test=test)[0]
+
+
+# --- causalqa_table
+
+
+def experiment_metrics(name, dataset):
+    """An experiment's metrics file on its own dataset's validation split."""
+    return expand(rules.metrics.output.metrics, xp=experiment_prefix(name), dataset=dataset, on="", test="")[0]
+
+
+def causalqa_table_cells():
+    table = config["causalqa_table"]
+    problems = check_table(table, EXPERIMENTS, config["datasets"])
+    if problems:
+        raise WorkflowError("\n".join(problems))
+    return table_cells(table, experiment_metrics)
