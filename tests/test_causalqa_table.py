@@ -317,3 +317,21 @@ def test_unanswerable_rows_are_scored_an_extension_of_theirs():
 
     assert causalqa_measures.score_one([], "")["exact"] == 1 and causalqa_measures.score_one([], "")["f1"] == 0
     assert causalqa_measures.score_one([], "something")["exact"] == 0
+
+
+def test_an_archive_model_of_an_undeclared_archive_is_one_line_at_dag_build(tmp_path):
+    from .workflow_helpers import tiny_config, write_tiny_sources
+
+    config = tiny_config(
+        write_tiny_sources(tmp_path),
+        experiments={
+            "released": {
+                "finetune": False,
+                "model": {"name_or_path": "archive://nope/models/m", "tokenizer": "google-t5/t5-small"},
+            }
+        },
+    )
+    result = snakemake(tmp_path, "-n", "--configfile", str(write_config(tmp_path, config)), check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "model 'archive://nope/models/m': the archive 'nope' is not declared under 'archives'" in output

@@ -78,15 +78,18 @@ def model_in_archive(name):
 
 # Hub models and tokenizers (prefetched by name) and models inside archives (extracted by the prefetch):
 # ARCHIVE_MODELS maps each such model's folder to (archive, member, the tokenizer saved beside it when it has none).
-HUB = {
-    role: {prefix: name for prefix, name in hub_index(EXPERIMENTS, role).items() if not model_in_archive(name)}
-    for role in HUB_ROLES
-}
-ARCHIVE_MODELS = {
-    f"results/prefetch/archive-models/{found[0]}/{found[1]}": (*found, entry["settings"]["model"]["tokenizer"])
-    for entry in EXPERIMENTS.values()
-    if (found := model_in_archive(entry["settings"]["model"]["name_or_path"]))
-}
+try:
+    HUB = {
+        role: {prefix: name for prefix, name in hub_index(EXPERIMENTS, role).items() if not model_in_archive(name)}
+        for role in HUB_ROLES
+    }
+    ARCHIVE_MODELS = {
+        f"results/prefetch/archive-models/{found[0]}/{found[1]}": (*found, entry["settings"]["model"]["tokenizer"])
+        for entry in EXPERIMENTS.values()
+        if (found := model_in_archive(entry["settings"]["model"]["name_or_path"]))
+    }
+except ValueError as err:
+    raise WorkflowError(str(err)) from None
 
 
 def experiment_name(wildcards):
