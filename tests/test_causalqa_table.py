@@ -156,7 +156,7 @@ def mini_data(root: Path) -> tuple[Path, Path]:
     texts = ["unanswerable \\n"]
     for group in generate(seed=7, n_examples=200, prefix="tok"):
         for ex in group:
-            texts += [ex.question.lower(), ex.context.lower()]
+            texts += [ex.question, ex.context, ex.question.lower(), ex.context.lower()]  # targets are raw cells
     tokenizer = train_tokenizer(texts, vocab_size=300, seed=0)
     architecture = {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 2, "num_layers": 1, "num_decoder_layers": 1}
     model = build_model(tokenizer, {**architecture, "dropout_rate": 0.0}, seed=0)
