@@ -1,6 +1,7 @@
 """Long contexts: sliding windows against truncation at the same max_source_length.
 
-  python benchmarks/long_context.py [--squad ../shared/data/squad2-dev-sample.json] [--out benchmarks/out] [--skip-dag]
+  python benchmarks/long_context.py [--squad ../shared/data/squad2-dev-sample.json] [--out benchmarks/out]
+                                    [--workdir DIR] [--skip-dag] [--skip-speed]
 
 1. Visibility on real data: on the SQuAD 2.0 sample, the share of answerable questions whose answer lies past the
    cut at 128/256/384/512 tokens, and the share no window holds whole with windows (stride auto: a quarter).
@@ -9,23 +10,28 @@
    scratch_tokenizer step trains one), which needs fewer pieces per word than T5's: with it the inputs are shorter
    and the shares past the cut smaller.
 2. Accuracy on the long-context demo (config/demo_long.yaml: the demo's questions with their context hidden among
-   neutral sentences, 2-3x max_source_length 96): the workflow trains the demo model and scores it on the long
-   variant with windows and with truncation at 96 tokens (`snakemake ... --configfile config/demo.yaml
-   config/demo_long.yaml`, skipped with --skip-dag when results/ already holds them): EM/F1 and the share of answers
-   each lets the model see.
-3. Prediction speed on the long-context demo's validation split, with that model, one process:
+   neutral sentences, 2-3x max_source_length 96): the workflow trains models with windows and models with
+   truncation at 96 tokens, one per seed, on the demo's SQuAD half and the long variant together, and scores each on
+   the long variant's validation split (`snakemake --cores all --configfile config/demo.yaml config/demo_long.yaml`
+   in --workdir, the repository root by default; skipped with --skip-dag when it already holds them): EM/F1 per
+   seed, mean and sample std per set-up, whether windows lead at every seed, and the share of answers each set-up
+   lets the model see.
+3. Prediction speed on the long-context demo's validation split, with the seed-1 windows model, one process:
    the pipeline's windows (all windows of a question, scores and no-answer probability included), the pipeline on
    truncated inputs, and the reference set-up (b) (as Webis evaluate_unifiedqa.py: the whole input, one question at
    a time, padding='longest' (so none), no cut, max_length 500). Questions/s and non-pad input tokens/s.
-Writes long_context.json and long_context.md.
+Writes long_context.json and long_context.md (with the date, the machine and this command).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,12 +43,48 @@ from prepare import normalize, prepare  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIGS = ["config/demo.yaml", "config/demo_long.yaml"]
-# What config/demo_long.yaml builds: the demo model trained at max_source_length 96 (the demo's inputs all fit, so
-# both experiments tokenize the training data to the same bytes and train the same model), scored on demo_long.
-MODEL = REPO / "results/experiments/truncate96/models/demo"
-DAG_METRICS = REPO / "results/experiments/truncate96/metrics/demo.on.demo_long.json"
-LONG_VALIDATION = REPO / "results/normalized/demo_long_squad/validation.parquet"
-TOKENIZE = {"max_source_length": 96, "max_target_length": 32, "stride": 48}  # as config/demo_long.yaml
+COMMAND = "python benchmarks/long_context.py"
+TRAINED_ON, EVALUATED_ON = "demo_mix", "demo_long"  # as config/demo_long.yaml's evaluation
+MODES = ("windows", "truncate")
+
+
+def demo_long_runs() -> tuple[dict, list[int]]:
+    """What config/demo_long.yaml's sweep builds: the tokenize settings shared by its experiments (but long_inputs),
+    its seeds, and set-up -> seed -> experiment name (t5qa.experiments' names)."""
+    import yaml
+
+    from t5qa.experiments import expand_sweep
+
+    (sweep,) = yaml.safe_load((REPO / "config/demo_long.yaml").read_text())["sweeps"]
+    names = {mode: {} for mode in MODES}
+    for name, entry in expand_sweep(sweep).items():
+        names[entry["overrides"]["tokenize"]["long_inputs"]][entry["seed"]] = name
+    tokenize = {k: v for k, v in sweep["overrides"]["tokenize"].items() if k != "long_inputs"}
+    return {"tokenize": {"max_target_length": 32, **tokenize}, "names": names}, list(sweep["seeds"])
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, no GPU"
+        if not gpu_name()
+        else f"{model}, {os.cpu_count()} cores, {gpu_name()}"
+    )
+
+
+def gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+LONG_VALIDATION = "results/normalized/demo_long_squad/validation.parquet"
+METRICS = f"{TRAINED_ON}.on.{EVALUATED_ON}.json"
 
 
 def tokenize_table(table, tokenizer, settings) -> dict:
@@ -103,57 +145,78 @@ def squad_visibility(squad: Path, tokenizer_name: str | None = None) -> dict:
     }
 
 
-def run_demo_dag(cores: int) -> float:
+def run_demo_dag(cores: int, workdir: Path) -> float:
+    """config/demo_long.yaml's sweep through the workflow, in workdir (resources/ linked there when it lacks one)."""
     started = time.perf_counter()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    subprocess.run(["snakemake", "--cores", str(cores), "--configfile", *DEMO_CONFIGS], cwd=REPO, env=env, check=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.resolve() != REPO and not (workdir / "resources").exists():
+        (workdir / "resources").symlink_to(REPO / "resources")
+    command = ["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", str(cores)]
+    configs = [str(REPO / c) for c in DEMO_CONFIGS]
+    subprocess.run([*command, "--configfile", *configs], cwd=REPO, env=env, check=True)
     return time.perf_counter() - started
 
 
-def demo_accuracy(predictions: dict[str, Path]) -> dict:
-    """EM/F1 of each set-up's predictions (from `prediction_speed`) and the share of answers it lets the model see;
-    the truncation row is checked against the workflow's own metrics file."""
+def mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def demo_accuracy(workdir: Path, runs: dict, seeds: list[int]) -> dict:
+    """Each set-up's scores on the long variant at each seed (the workflow's metrics files), their mean and sample
+    std, at how many seeds windows lead, and the share of answers each set-up lets the model see."""
     from transformers import AutoTokenizer
 
     from t5qa.cli import read_table
-    from t5qa.metrics import evaluate
     from t5qa.settings import TokenizeSettings
 
-    table = read_table(LONG_VALIDATION, ["id", "question", "context", "answer"])
-    tokenizer = AutoTokenizer.from_pretrained(MODEL)
+    keys = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh")
+    table = read_table(workdir / LONG_VALIDATION, ["id", "question", "context", "answer"])
     out = {}
-    for mode, path in predictions.items():
-        metrics = evaluate(path, [("demo_long_squad", LONG_VALIDATION)])
-        keys = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh")
-        settings = TokenizeSettings.from_dict({**TOKENIZE, "long_inputs": mode})
-        out[mode] = {key: metrics[key] for key in keys} | visibility(table, tokenizer, settings)
-    if DAG_METRICS.is_file():
-        dag = json.loads(DAG_METRICS.read_text())
-        out["truncate"]["workflow_f1"] = dag["f1"]  # the same model and inputs through the workflow's predict step
+    for mode in MODES:
+        per_seed = {}
+        for seed in seeds:
+            name = runs["names"][mode][seed]
+            metrics = json.loads((workdir / f"results/experiments/{name}/metrics/{METRICS}").read_text())
+            per_seed[seed] = {"experiment": name} | {key: metrics[key] for key in keys}
+        model = workdir / f"results/experiments/{runs['names'][mode][seeds[0]]}/models/{TRAINED_ON}"
+        settings = TokenizeSettings.from_dict({**runs["tokenize"], "long_inputs": mode})
+        out[mode] = {
+            "seeds": per_seed,
+            **{key: mean_std([per_seed[seed][key] for seed in seeds]) for key in keys if key != "best_f1_thresh"},
+        } | visibility(table, AutoTokenizer.from_pretrained(model), settings)
+    lead = [out["windows"]["seeds"][s]["f1"] - out["truncate"]["seeds"][s]["f1"] for s in seeds]
+    out["windows_lead_f1"] = {
+        "per_seed": dict(zip(seeds, lead)),
+        "min": min(lead),
+        "seeds_ahead": sum(x > 0 for x in lead),
+    }
     return out
 
 
-def prediction_speed(out: Path) -> dict:
-    """Questions/s and non-pad input tokens/s of the three set-ups on the long demo's validation split; the
-    pipeline's predictions are written to out/long_context.<mode>.jsonl."""
+def prediction_speed(workdir: Path, runs: dict, seed: int) -> dict:
+    """Questions/s and non-pad input tokens/s of the three set-ups on the long demo's validation split, with the
+    windows model of the given seed."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa.atomic import write_text
     from t5qa.cli import read_table
     from t5qa.predict import choose_answer, generate_batch, group_windows, length_sorted_batches
     from t5qa.settings import PredictSettings, TokenizeSettings
 
     torch.manual_seed(0)
-    table = read_table(LONG_VALIDATION, ["id", "question", "context", "answer"])
-    tokenizer = AutoTokenizer.from_pretrained(MODEL)
-    model = AutoModelForSeq2SeqLM.from_pretrained(MODEL).eval()
+    model_dir = workdir / f"results/experiments/{runs['names']['windows'][seed]}/models/{TRAINED_ON}"
+    table = read_table(workdir / LONG_VALIDATION, ["id", "question", "context", "answer"])
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir).eval()
     settings = PredictSettings.from_dict({"batch_size": 64, "max_new_tokens": 16})  # the demo's answers: <= 9 tokens
     unanswerable = TokenizeSettings.from_dict({}).unanswerable_target
     na_ids = tokenizer(text_target=unanswerable)["input_ids"]
-    results = {}
-    for mode in ("windows", "truncate"):
-        tokenized = tokenize_table(table, tokenizer, TokenizeSettings.from_dict({**TOKENIZE, "long_inputs": mode}))
+    results = {"model": str(model_dir.relative_to(workdir))}
+    for mode in MODES:
+        tokenized = tokenize_table(
+            table, tokenizer, TokenizeSettings.from_dict({**runs["tokenize"], "long_inputs": mode})
+        )
         inputs = tokenized["input_ids"]
         started = time.perf_counter()
         by_row = {}
@@ -166,11 +229,6 @@ def prediction_speed(out: Path) -> dict:
         answers = [choose_answer([by_row[r] for r in rs], unanswerable) for rs in questions.values()]
         seconds = time.perf_counter() - started
         results[mode] = speed_row(len(answers), sum(map(len, inputs)), seconds, len(inputs))
-        lines = [
-            json.dumps({"id": id_, "prediction": a.prediction, "score": a.score, "na_prob": a.na_prob})
-            for (_, id_), a in zip(questions, answers)
-        ]
-        write_text(out / f"long_context.{mode}.jsonl", "\n".join(lines) + "\n")
     # (b), as Webis evaluate_unifiedqa.py: the whole input, one question at a time, padding='longest' (none at batch
     # 1), no cut, greedy with max_length 500.
     whole = [tokenizer(f"question: {q} context: {c}")["input_ids"] for q, c in zip(table["question"], table["context"])]
@@ -194,7 +252,7 @@ def speed_row(questions: int, tokens: int, seconds: float, inputs: int) -> dict:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"Long contexts, measured on {r['machine']} with `python benchmarks/long_context.py`.", ""]
+    lines = [f"Long contexts, measured {r['date']} on {r['machine']} with `{r['command']}`.", ""]
     if r.get("squad"):
         lines += [
             f"SQuAD 2.0 sample ({Path(r['squad']['file']).name}), tokenizer: {r['squad']['tokenizer']} "
@@ -214,26 +272,45 @@ def markdown(r: dict) -> str:
                 f"| {unseen} ({100 * unseen / n:.1f} %) | {w['model_inputs']} |"
             )
         lines.append("")
-    a = r["demo_accuracy"]
+    a, seeds = r["demo_accuracy"], r["seeds"]
     lines += [
-        "Long-context demo (validation, 200 questions; contexts 2-3x max_source_length 96), the demo model "
-        f"(truncation through the workflow's predict step: F1 {a['truncate'].get('workflow_f1', float('nan')):.2f}):",
+        f"Long-context demo (validation, 200 questions; contexts 2-3x max_source_length "
+        f"{r['tokenize']['max_source_length']}): models trained with windows and with truncation at that length "
+        f"(config/demo_long.yaml), seeds {', '.join(map(str, seeds))}; mean ± sample std over the seeds:",
         "",
-        "| set-up | answers the model can see | EM | F1 | HasAns F1 | NoAns F1 | best F1 (threshold) |",
+        "| set-up | answers the model can see | EM | F1 | HasAns F1 | NoAns F1 | best F1 |",
         "|---|---|---|---|---|---|---|",
     ]
-    for mode in ("truncate", "windows"):
+    for mode in MODES:
         m = a[mode]
-        seen = m["answerable_spans"] - (m["answers_unseen"])
-        lines.append(
-            f"| {mode} | {seen} of {m['answerable_spans']} ({100 * seen / m['answerable_spans']:.0f} %) "
-            f"| {m['exact']:.1f} | {m['f1']:.1f} | {m['HasAns_f1']:.1f} | {m['NoAns_f1']:.1f} "
-            f"| {m['best_f1']:.1f} ({m['best_f1_thresh']:.3g}) |"
+        seen = m["answerable_spans"] - m["answers_unseen"]
+        cells = " | ".join(
+            f"{m[k]['mean']:.1f} ± {m[k]['std']:.1f}" for k in ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1")
         )
-    s = r["prediction_speed"]
+        lines.append(
+            f"| {mode} | {seen} of {m['answerable_spans']} ({100 * seen / m['answerable_spans']:.0f} %) | {cells} |"
+        )
+    lead = a["windows_lead_f1"]
     lines += [
         "",
-        "Prediction on the long-context demo's validation split (one process):",
+        "F1 per seed:",
+        "",
+        "| seed | " + " | ".join(MODES) + " | windows − truncate |",
+        "|---|---|---|---|",
+    ]
+    for seed in seeds:
+        cells = " | ".join(f"{a[mode]['seeds'][seed]['f1']:.2f}" for mode in MODES)
+        lines.append(f"| {seed} | {cells} | {lead['per_seed'][seed]:+.2f} |")
+    lines += [
+        "",
+        f"Windows ahead at {lead['seeds_ahead']} of {len(seeds)} seeds (smallest lead {lead['min']:+.2f} F1).",
+    ]
+    s = r.get("prediction_speed")
+    if not s:
+        return "\n".join(lines) + "\n"
+    lines += [
+        "",
+        f"Prediction on the long-context demo's validation split (one process, {s['model']}):",
         "",
         "| set-up | model inputs | questions/s | non-pad tokens/s |",
         "|---|---|---|---|",
@@ -257,21 +334,36 @@ def main() -> None:
     parser.add_argument(
         "--tokenizer", help="for the SQuAD shares: a hub id or folder (e.g. t5-small); default: scratch, on the sample"
     )
-    parser.add_argument("--skip-dag", action="store_true", help="use the long demo's results already in results/")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO,
+        help="where the long demo's DAG runs (snakemake --directory); default: here",
+    )
+    parser.add_argument("--skip-dag", action="store_true", help="use the long demo's results already in --workdir")
+    parser.add_argument("--skip-speed", action="store_true", help="accuracy only: no prediction-speed measurement")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     from t5qa.atomic import write_json, write_text
 
-    report = {"machine": f"{platform.machine()} {os.cpu_count()} cores"}
+    runs, seeds = demo_long_runs()
+    report = {
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "command": " ".join([COMMAND, *sys.argv[1:]]),
+        "tokenize": runs["tokenize"],
+        "seeds": seeds,
+    }
     if args.squad.is_file():
         print("visibility on", args.squad, flush=True)
         report["squad"] = squad_visibility(args.squad, args.tokenizer)
     if not args.skip_dag:
-        print("the long-context demo DAG (windows and truncate experiments)", flush=True)
-        report["dag_seconds"] = round(run_demo_dag(args.cores), 1)
-    print("prediction speed", flush=True)
-    report["prediction_speed"] = prediction_speed(args.out)
-    report["demo_accuracy"] = demo_accuracy({m: args.out / f"long_context.{m}.jsonl" for m in ("windows", "truncate")})
+        print("the long-context demo DAG (windows and truncation, each seed)", flush=True)
+        report["dag_seconds"] = round(run_demo_dag(args.cores, args.workdir), 1)
+    if not args.skip_speed:
+        print("prediction speed", flush=True)
+        report["prediction_speed"] = prediction_speed(args.workdir, runs, seeds[0])
+    report["demo_accuracy"] = demo_accuracy(args.workdir, runs, seeds)
     write_json(args.out / "long_context.json", report)
     write_text(args.out / "long_context.md", markdown(report))
     print(markdown(report))
