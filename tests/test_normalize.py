@@ -375,7 +375,7 @@ def test_bad_column_mappings_are_refused(write, fmt, columns, message):
     ("settings", "fragment"),
     [
         ("{x", "not valid JSON"),
-        ('{"format": "jsonl", "columns": {"answers": "a"}}', "'answers'"),
+        ('{"format": "jsonl", "columns": {"answers": "a"}}', 'the name "answers" is not allowed'),
         ('{"columns": {}}', "'format'"),
         ('{"format": "jsnl"}', "unknown format 'jsnl' (did you mean 'jsonl'?); the formats are "),
         ('{"format": "csv", "holdout": {"fraction": 1, "part": "train"}}', "holdout"),
