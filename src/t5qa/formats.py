@@ -26,13 +26,13 @@ text (`bad_context`), or that is marked answerable (`is_impossible: false`) but 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import difflib
-import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -54,10 +54,12 @@ Row = tuple[str, Any]  # (where it is in the file, the record as read)
 
 class Records(NamedTuple):
     """What a reader returns: the records, and the header of a CSV/TSV file (None where each record names its own
-    fields)."""
+    fields). The CSV/TSV reader streams: its `rows` is an iterator, to be consumed once, and `count` their number;
+    the other readers return a list (`count` None)."""
 
-    rows: list[Row]
+    rows: list[Row] | Iterator[Row]
     header: list[str] | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,30 +153,75 @@ def read_text(path: Path) -> str:
 
 # --------------------------------------------------------------------------- CSV and TSV
 
+TEXT_BLOCK = 1 << 22  # bytes decoded at a time when a file is checked without holding it whole
 
-def read_delimited(path: Path, delimiter: str) -> Records:
-    """The header and the records of a CSV/TSV file, each record with the line it starts on."""
-    kind = "TSV" if delimiter == "\t" else "CSV"
-    reader = csv.reader(io.StringIO(read_text(path), newline=""), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    records: list[Row] = []
-    # Contexts can be long: lift the csv module's 128 KiB field limit while reading.
-    old_limit = csv.field_size_limit(2**31 - 1)
+
+def check_text(path: Path) -> None:
+    """What `read_text` refuses (no file, not UTF-8, nothing but whitespace), found while holding one block of the
+    file at a time: a file is read whole only to name the line of a bad byte."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    decoder, has_text = codecs.getincrementaldecoder("utf-8")(), False
     try:
+        with open(path, "rb") as stream:
+            block = stream.read(TEXT_BLOCK)
+            block = block[len(codecs.BOM_UTF8) :] if block.startswith(codecs.BOM_UTF8) else block
+            while block:
+                text = decoder.decode(block)  # every block, so that a bad byte anywhere is found
+                has_text = has_text or bool(text.strip())
+                block = stream.read(TEXT_BLOCK)
+            has_text = bool(decoder.decode(b"", final=True).strip()) or has_text
+    except UnicodeDecodeError:
+        read_text(path)  # names the line and the byte
+        raise
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror})") from err
+    if not has_text:
+        raise InputError(f"{path}: empty file")
+
+
+def _delimited_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record of a CSV/TSV file (the header first) with the line it starts on, refusing a malformed
+    one; the file is streamed (`check_text` has checked it decodes)."""
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        reader = csv.reader(stream, delimiter=delimiter, strict=True)
         while True:
             start = reader.line_num + 1  # a record starts on the line after the previous one ended
             try:
                 fields = next(reader)
             except StopIteration:
-                break
+                return
             except csv.Error as err:
                 if "unexpected end of data" in str(err):
                     problem = "a quoted field is never closed (the record starting here runs to the end of the file)"
                 else:
                     problem = f"malformed quoting ({err})"
                 raise InputError(f"{path}: line {start}: {problem}") from err
-            if not fields:
-                continue  # a blank line
+            if fields:  # else a blank line
+                yield start, fields
+
+
+@contextlib.contextmanager
+def _long_fields() -> Iterator[None]:
+    """Contexts can be long: lift the csv module's 128 KiB field limit while reading."""
+    old_limit = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def read_delimited(path: Path, delimiter: str) -> Records:
+    """The header and the records of a CSV/TSV file, each record with the line it starts on. The whole file is
+    checked first (encoding, quoting, field counts), holding one record at a time; the records are then read again
+    as they are consumed (`Records.rows` is an iterator, `Records.count` their number), so a caller that consumes them
+    one by one never holds the file."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    check_text(path)
+    header: list[str] | None = None
+    count = 0
+    with _long_fields():
+        for start, fields in _delimited_records(path, delimiter):
             if header is None:
                 repeated = sorted(name for name, n in Counter(fields).items() if n > 1)
                 if repeated:
@@ -183,12 +230,18 @@ def read_delimited(path: Path, delimiter: str) -> Records:
             elif len(fields) != len(header):
                 raise InputError(f"{path}: line {start}: {len(fields)} fields, but the header has {len(header)}")
             else:
-                records.append((f"line {start}", dict(zip(header, fields))))
-    finally:
-        csv.field_size_limit(old_limit)
+                count += 1
     if header is None:
         raise InputError(f"{path}: empty file (no header line)")
-    return Records(records, header)
+
+    def rows(header: list[str] = header) -> Iterator[Row]:
+        with _long_fields():
+            records = _delimited_records(path, delimiter)
+            next(records)  # the header
+            for start, fields in records:
+                yield f"line {start}", dict(zip(header, fields))
+
+    return Records(rows(), header, count)
 
 
 # Every reader takes the tally; only SQuAD's drops rows while reading.

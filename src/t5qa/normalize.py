@@ -30,8 +30,10 @@ Holdout: a source without a validation file has both its tables carved out of it
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from t5qa.text import join_answers, process_answers, process_text, split_answers
 
 COLUMNS = ("id", "question", "context", "answer")  # what `columns` may map
 MAX_LISTED_FIELDS = 30  # fields named in a "no such field" error
+CHUNK_ROWS = 100_000  # rows of a file normalised (and written) at a time by write_normalized
 
 MISSING = object()  # a field the record does not have (as opposed to one that is null)
 DERIVE = object()  # an id to derive from the question and context
@@ -118,9 +121,15 @@ def check_fields(path: Path, mapping: dict[str, str], needs: tuple[str, ...], re
         raise InputError(f"{path}: {'; '.join(problems)}; the file's fields: {listed}")
 
 
-def apply_mapping(records: list[Row], mapping: dict[str, str], tally: Tally) -> list[Row]:
-    """Rename source fields to uniform columns; an absent unmapped id is derived later from the text."""
-    rows = []
+def apply_mapping(records: Iterable[Row], mapping: dict[str, str], tally: Tally) -> Iterable[Row]:
+    """Rename source fields to uniform columns; an absent unmapped id is derived later from the text. Records read
+    whole (a list) are mapped at once, so a bad record counts (or, strict, fails) before any row problem; streamed
+    ones (an iterator: CSV/TSV, whose records are always objects) as they are consumed."""
+    rows = _mapped(records, mapping, tally)
+    return list(rows) if isinstance(records, list) else rows
+
+
+def _mapped(records: Iterable[Row], mapping: dict[str, str], tally: Tally) -> Iterator[Row]:
     for where, record in records:
         if not isinstance(record, dict):
             tally.drop("bad_record", where, None, f"the record is {json_type(record)}, not an object")
@@ -128,8 +137,7 @@ def apply_mapping(records: list[Row], mapping: dict[str, str], tally: Tally) -> 
         row = {column: get_field(record, mapping.get(column, column)) for column in COLUMNS}
         if (row["id"] is MISSING or row["id"] is None) and "id" not in mapping:
             row["id"] = DERIVE
-        rows.append((where, row))
-    return rows
+        yield where, row
 
 
 def derived_id(question: str, context: str) -> str:
@@ -152,11 +160,17 @@ def _as_answer_list(value: Any) -> list[str] | None:
 
 
 def build_table(
-    rows: list[Row], path: Path, tally: Tally, rows_read: int, given_processed: bool = False
+    rows: Iterable[Row], path: Path, tally: Tally, rows_read: int, given_processed: bool = False
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Validate rows and fill the uniform columns. Returns the table and its stats."""
+    table = pd.DataFrame(list(uniform_rows(rows, tally, given_processed)), columns=UNIFORM_COLUMNS)
+    return table, table_stats(path, tally, rows_read, len(table))
+
+
+def uniform_rows(rows: Iterable[Row], tally: Tally, given_processed: bool = False) -> Iterator[dict[str, str]]:
+    """The rows that are kept, validated and in the uniform columns, as they are consumed (the ids seen so far are
+    all this holds: a later repeat of an id is dropped)."""
     seen_ids: set[str] = set()
-    out = []
     for where, row in rows:
         record = _uniform_row(where, row, tally, given_processed)
         if record is None:
@@ -171,18 +185,21 @@ def build_table(
                 "answer_field_absent", where, record["id"], "no answer field; it would be read as unanswerable"
             )
         _count_oddities(record, tally.kept)
-        out.append(record)
-    table = pd.DataFrame(out, columns=UNIFORM_COLUMNS)
+        yield record
+
+
+def table_stats(path: Path, tally: Tally, rows_read: int, rows_written: int) -> dict[str, Any]:
+    """The stats file's counts (before any holdout)."""
     stats = {
         "input": str(path),
         "rows_read": rows_read,
-        "rows_written": len(table),
+        "rows_written": rows_written,
         "dropped": tally.dropped_dict(),
         "kept": dict(sorted(tally.kept.items())),
     }
     if tally.suspect_examples:
         stats["kept_first_ids"] = {kind: ids for kind, ids in sorted(tally.suspect_examples.items())}
-    return table, stats
+    return stats
 
 
 def _uniform_row(where: str, row: dict[str, Any], tally: Tally, given_processed: bool) -> dict[str, str] | None:
@@ -275,10 +292,16 @@ def holdout_mask(ids: pd.Series, fraction: float) -> pd.Series:
 
 def hold_out(table: pd.DataFrame, stats: dict[str, Any], fraction: float, part: str) -> pd.DataFrame:
     """The held-out rows (part "validation") or the rest ("train"), noted in the stats."""
-    held_out = holdout_mask(table["id"], fraction)
-    table = table[held_out if part == "validation" else ~held_out].reset_index(drop=True)
+    table = held_part(table, fraction, part)
     stats["holdout"] = {"fraction": fraction, "part": part, "rows": len(table)}
     return table
+
+
+def held_part(table: pd.DataFrame, fraction: float, part: str) -> pd.DataFrame:
+    """hold_out's rows, without the stats: a row's part depends on its id alone, so a table split into chunks gives
+    the same rows chunk by chunk."""
+    held_out = holdout_mask(table["id"], fraction)
+    return table[held_out if part == "validation" else ~held_out].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -286,12 +309,26 @@ def hold_out(table: pd.DataFrame, stats: dict[str, Any], fraction: float, part: 
 
 def normalize_file(path: str | Path, settings: NormalizeSettings) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The uniform table of one file and its stats; with `settings.holdout`, only that part of its rows."""
+    stats: dict[str, Any] = {}
+    frames = list(normalize_chunks(path, settings, stats, chunk_rows=None))
+    table = frames[0] if len(frames) == 1 else pd.DataFrame([], columns=UNIFORM_COLUMNS)
+    return table, stats
+
+
+def normalize_chunks(
+    path: str | Path, settings: NormalizeSettings, stats: dict[str, Any], chunk_rows: int | None = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """normalize_file's table in frames of the rows kept from `chunk_rows` rows of the file at a time (None: one
+    frame of them all), so that a streamed file (CSV, TSV: t5qa.formats.read_delimited) is never held whole; the
+    frames hold the same rows in the same order as the one table. The file is read and checked before the first
+    frame (a malformed file fails first); `stats` is filled in once the last frame is consumed."""
     path = Path(path)
     fmt = get_format(settings.format, "--settings")  # the schema leaves format a string: checked here
     mapping = check_mapping(path, fmt, settings.columns)
     tally = Tally(path, settings.strict)
     records = fmt.read(path, tally)
-    rows_read = len(records.rows) + tally.dropped.total()  # the SQuAD reader has dropped malformed questions
+    count = len(records.rows) if records.count is None else records.count
+    rows_read = count + tally.dropped.total()  # the SQuAD reader has dropped malformed questions
     if fmt.takes_columns:
         check_fields(path, mapping, fmt.needs, records)
         rows = apply_mapping(records.rows, mapping, tally)
@@ -300,7 +337,46 @@ def normalize_file(path: str | Path, settings: NormalizeSettings) -> tuple[pd.Da
         if missing:
             raise InputError(f"{path}: missing columns {missing} (the header has {records.header})")
         rows = records.rows
-    table, stats = build_table(rows, path, tally, rows_read, given_processed=fmt.ships_processed)
-    if settings.holdout is not None:
-        table = hold_out(table, stats, settings.holdout["fraction"], settings.holdout["part"])
-    return table, stats
+    return _chunks(path, settings, stats, uniform_rows(rows, tally, fmt.ships_processed), tally, rows_read, chunk_rows)
+
+
+def _chunks(path, settings, stats, uniform, tally, rows_read, chunk_rows) -> Iterator[pd.DataFrame]:
+    written = kept = 0
+    holdout = settings.holdout
+    chunks = [list(uniform)] if chunk_rows is None else iter(lambda: list(itertools.islice(uniform, chunk_rows)), [])
+    for chunk in chunks:
+        frame = pd.DataFrame(chunk, columns=UNIFORM_COLUMNS)
+        written += len(frame)
+        if holdout is not None:
+            frame = held_part(frame, holdout["fraction"], holdout["part"])
+        kept += len(frame)
+        yield frame
+    stats.update(table_stats(path, tally, rows_read, written))
+    if holdout is not None:
+        stats["holdout"] = {"fraction": holdout["fraction"], "part": holdout["part"], "rows": kept}
+
+
+def write_normalized(
+    path: str | Path, settings: NormalizeSettings, output: Path, chunk_rows: int | None = CHUNK_ROWS
+) -> tuple[int, dict[str, Any]]:
+    """normalize_file's table written to `output` (parquet, as `DataFrame.to_parquet(index=False)` writes it) one
+    chunk at a time (normalize_chunks): the rows written and the stats. A table of at most `chunk_rows` rows gives
+    the same bytes as writing normalize_file's table; a longer one the same rows, in one row group per chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stats: dict[str, Any] = {}
+    writer, rows = None, 0
+    try:
+        for frame in normalize_chunks(path, settings, stats, chunk_rows):
+            if frame.empty:
+                continue  # (its columns would have no type)
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(output, table.schema, compression="snappy")
+            writer.write_table(table)
+            rows += len(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, stats

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import datasets
-import pandas as pd
+import pyarrow as pa
 
 from t5qa.atomic import atomic_path, atomic_paths
 from t5qa.cli import read_table
@@ -20,6 +20,8 @@ from t5qa.text import gold_answers
 log = logging.getLogger("t5qa.tokenize_data")
 # What the Arrow folder keeps for training, validation during training and prediction.
 # A question too long for one input has several rows (windows), numbered by `window`; `primary` marks one per question.
+ANSWERS_FEATURE = datasets.List(datasets.Value("string"))
+BATCH_ROWS = 10_000  # rows read at a time where a whole split need not be held
 TOKENIZED_COLUMNS = ["id", "source", "answers", "window", "primary", "input_ids", "attention_mask", "labels", "length"]
 
 
@@ -31,17 +33,18 @@ def text_columns(settings: TokenizeSettings) -> list[str]:
 
 
 def load_split(tables: list[tuple[str, Path]], columns: list[str]) -> datasets.Dataset:
-    """Concatenate sources, tagging each row with its source name."""
+    """Concatenate sources, tagging each row with its source name. Each table becomes Arrow before the next is read
+    (no table of all sources in pandas beside their Arrow copy)."""
     names = [source for source, _ in tables]
-    frames = []
+    parts = []
     for source, path in tables:
         if names.count(source) > 1:
             raise InputError(f"{path}: source name {source!r} is given to {names.count(source)} tables")
         frame = read_table(path, columns)
         frame.insert(0, "source", source)
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True)
-    return datasets.Dataset.from_pandas(frame, preserve_index=False)
+        parts.append(datasets.Dataset.from_pandas(frame, preserve_index=False))
+        del frame
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
 def tokenize_dataset(
@@ -68,8 +71,7 @@ def tokenize_dataset(
     overlap = train_validation_overlap(raws, settings) if {"train", "validation"} <= raws.keys() else None
     for split, raw in raws.items():
         # Every gold answer, as the metrics step scores them: validation during training scores the same way.
-        golds = [gold_answers(a, p) for a, p in zip(raw["answer"], raw["answer_processed"])]
-        raw = raw.add_column("answers", golds, feature=datasets.List(datasets.Value("string")))
+        raw = raw.add_column("answers", gold_column(raw), feature=ANSWERS_FEATURE)
         # Training keeps the windows worth learning from; validation and test keep all (prediction reads them all).
         tokenize = make_tokenize_fn(tokenizer, settings, all_windows=split != "train")
         encoded = raw.map(
@@ -95,6 +97,17 @@ def tokenize_dataset(
     return stats
 
 
+def gold_column(raw: datasets.Dataset) -> pa.ChunkedArray:
+    """Each row's gold answers (t5qa.text.gold_answers), built a batch at a time into Arrow (never a Python list per
+    row of the whole split)."""
+    arrow_type = datasets.Features({"answers": ANSWERS_FEATURE}).arrow_schema.field("answers").type
+    chunks = [
+        pa.array([gold_answers(a, p) for a, p in zip(batch["answer"], batch["answer_processed"])], type=arrow_type)
+        for batch in raw.select_columns(["answer", "answer_processed"]).iter(batch_size=BATCH_ROWS)
+    ]
+    return pa.chunked_array(chunks, type=arrow_type)
+
+
 def train_validation_overlap(raws: dict[str, datasets.Dataset], settings: TokenizeSettings) -> dict | None:
     """Validation rows that repeat a training row: the same source and id, or the same question and context (as the
     model reads them, from any source). Validating on them overstates the scores, so they are counted in the stats
@@ -102,8 +115,14 @@ def train_validation_overlap(raws: dict[str, datasets.Dataset], settings: Tokeni
     None when there are none."""
     question, context = text_columns(settings)[1:3]
     train, validation = raws["train"], raws["validation"]
-    train_ids = set(zip(train["source"], train["id"]))
-    train_texts = set(zip(train[question], train[context]))
+    # What validation holds, then which of it training holds, training read a batch at a time (exactly the sets of
+    # training rows' keys intersected with validation's, without holding all of training's text as Python strings).
+    validation_ids = set(zip(validation["source"], validation["id"]))
+    validation_texts = set(zip(validation[question], validation[context]))
+    train_ids, train_texts = set(), set()
+    for batch in train.select_columns(["source", "id", question, context]).iter(batch_size=BATCH_ROWS):
+        train_ids.update(key for key in zip(batch["source"], batch["id"]) if key in validation_ids)
+        train_texts.update(key for key in zip(batch[question], batch[context]) if key in validation_texts)
     same_id, same_text, first = 0, 0, []
     for source, row_id, q, c in zip(validation["source"], validation["id"], validation[question], validation[context]):
         by_id, by_text = (source, row_id) in train_ids, (q, c) in train_texts
