@@ -22,6 +22,9 @@ COMMANDS = {
     "predict": ("predict", "generate answers for a tokenized validation or test split"),
     "metrics": ("metrics", "score predictions as the official SQuAD v2.0 script does (+ ROUGE-L, per source)"),
     "evaluate": ("metrics", "the same as metrics"),
+    "prefetch": ("prefetch", "fetch a hub model or tokenizer into the cache (on a login node with network)"),
+    "prefetch-archive-model": ("prefetch_archive_model", "extract a model folder from a downloaded zip"),
+    "causalqa-table": ("causalqa_table", "the Webis-CausalQA-22 fine-tuning table from the metrics files"),
     "demo-data": ("make_demo_data", "regenerate the embedded demo data"),
 }
 
