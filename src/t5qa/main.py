@@ -24,6 +24,10 @@ COMMANDS = {
     "evaluate": ("metrics", "the same as metrics"),
     "prefetch": ("prefetch", "fetch a hub model or tokenizer into the cache (on a login node with network)"),
     "prefetch-archive-model": ("prefetch_archive_model", "extract a model folder from a downloaded zip"),
+    "summary": ("summary", "compare experiments: one table over many metrics files, mean ± std over seeds"),
+    "summary-page": ("summary_page", "a comparison table as one sortable HTML page"),
+    "report-page": ("report_page", "a dataset's report page (scores, data stats) as one HTML file"),
+    "plot-training": ("plot_training", "plot a training run's curves"),
     "causalqa-table": ("causalqa_table", "the Webis-CausalQA-22 fine-tuning table from the metrics files"),
     "demo-data": ("make_demo_data", "regenerate the embedded demo data"),
 }

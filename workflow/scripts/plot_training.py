@@ -1,35 +1,9 @@
-r"""Plot a training run: training and validation loss, validation F1 and EM, and the best step, against the step.
+"""Plot a training run's curves (loss, validation F1 and EM, the best step) against the step.
 
-Example:
-  python workflow/scripts/plot_training.py --log-history results/models/squad2/log_history.json \
-      --output results/models/squad2/training_curves.png --title "squad2, t5-small"
-While a run trains, a checkpoint's trainer_state.json works too:
-  python workflow/scripts/plot_training.py \
-      --log-history results/checkpoints/squad2/checkpoint-1500/trainer_state.json --output progress.png
-"""
-
-import argparse
-import logging
+The `t5qa plot-training` command, t5qa.commands.plot_training: --help for its options; the workflow runs this file."""
 
 from t5qa import cli
-from t5qa.atomic import check_destination
-from t5qa.plot_training import load_training_log, plot_training
-
-log = logging.getLogger("t5qa.plot_training")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--log-history", required=True, help="log_history.json of a model, or a trainer_state.json")
-    parser.add_argument("--output", required=True, help="the PNG to write")
-    parser.add_argument("--title", help="the figure's title; default the log's path")
-    args = parser.parse_args()
-    cli.check_outputs_spare_inputs({"--log-history": args.log_history}, {"--output": args.output})
-    check_destination(args.output)
-    training_log = load_training_log(args.log_history)
-    plot_training(training_log, args.output, args.title or args.log_history)
-    log.info("plotted %d log entries to %s", len(training_log["log_history"]), args.output)
-
+from t5qa.commands.plot_training import main
 
 if __name__ == "__main__":
     cli.run(main)
