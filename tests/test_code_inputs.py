@@ -33,6 +33,7 @@ def test_a_name_that_is_not_a_module_adds_only_the_module_it_comes_from(tmp_path
 
 def package_graph() -> dict[str, set[str]]:
     """module -> the package modules it imports (at module level or inside functions)."""
+
     def module(path: Path) -> str:
         return str(path.relative_to(LIBRARY).with_suffix(""))
 
