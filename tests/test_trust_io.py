@@ -74,12 +74,14 @@ def test_a_full_disk_during_normalize_is_one_line(tmp_path, shape, failing):
     raw.write_text("id,question,context,answer\n1,q?,c,c\n2,r?,d,d\n")
     out = tmp_path / "out" / "table.parquet"
     if failing == "table":
+        # The table is written a chunk at a time through pyarrow's ParquetWriter (t5qa.normalize.write_normalized).
         patch = f"""
-            import pandas
-            def to_parquet(self, target, *args, **kwargs):
+            import pyarrow.parquet
+            def write_table(self, table, *args, **kwargs):
+                target = self.where
                 open(target, "wb").write(b"PAR1 half")
                 raise {DISK_FULL[shape]}
-            pandas.DataFrame.to_parquet = to_parquet
+            pyarrow.parquet.ParquetWriter.write_table = write_table
         """
     else:
         patch = f"""

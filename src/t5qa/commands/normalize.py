@@ -13,7 +13,7 @@ from t5qa import cli
 from t5qa.atomic import atomic_paths
 from t5qa.errors import InputError
 from t5qa.formats import FORMATS
-from t5qa.normalize import normalize_file
+from t5qa.normalize import write_normalized
 from t5qa.settings import NormalizeSettings
 
 log = logging.getLogger("t5qa.normalize")
@@ -34,27 +34,28 @@ def main(argv: list[str] | None = None) -> None:
     cli.check_outputs_spare_inputs({"--input": args.input}, {"--output": args.output, "--stats": stats_path})
     settings = NormalizeSettings.from_json(args.settings)
 
-    table, stats = normalize_file(args.input, settings)
-    if table.empty:
-        holdout = settings.holdout
-        where = f" after holding out {holdout['part']}" if holdout else ""
-        hint = " (too few rows to carve out validation_fraction: give the source a validation file)" if holdout else ""
-        raise InputError(
-            f"{args.input}: no usable rows{where}; {stats['rows_read']} read, "
-            f"dropped {stats['dropped'] or 'none'}{hint}"
-        )
-    for kind, problem in stats["dropped"].items():
-        log.warning("dropped %d rows (%s), e.g. ids %s", problem["count"], kind, problem["first_ids"])
-    for kind, count in stats["kept"].items():
-        if kind in stats.get("kept_first_ids", {}):
-            ids = stats["kept_first_ids"][kind]
-            log.warning("kept %d rows with %s (worth checking), e.g. ids %s", count, kind.replace("_", " "), ids)
-        else:
-            log.info("kept %d rows with %s", count, kind.replace("_", " "))
-    log.info("%s: %d rows read, %d written to %s", args.input, stats["rows_read"], len(table), args.output)
-    # Both outputs appear together or not at all: each is renamed into place only once both are written.
+    # Both outputs appear together or not at all: each is renamed into place only once both are written. The table
+    # is written a chunk at a time as the rows are read (write_normalized), never held whole.
     with atomic_paths(args.output, stats_path) as (table_tmp, stats_tmp):
-        table.to_parquet(table_tmp, index=False)
+        rows, stats = write_normalized(args.input, settings, table_tmp)
+        if not rows:
+            holdout = settings.holdout
+            where = f" after holding out {holdout['part']}" if holdout else ""
+            hint = " (too few rows to carve out validation_fraction: give the source a validation file)"
+            hint = hint if holdout else ""
+            raise InputError(
+                f"{args.input}: no usable rows{where}; {stats['rows_read']} read, "
+                f"dropped {stats['dropped'] or 'none'}{hint}"
+            )
+        for kind, problem in stats["dropped"].items():
+            log.warning("dropped %d rows (%s), e.g. ids %s", problem["count"], kind, problem["first_ids"])
+        for kind, count in stats["kept"].items():
+            if kind in stats.get("kept_first_ids", {}):
+                ids = stats["kept_first_ids"][kind]
+                log.warning("kept %d rows with %s (worth checking), e.g. ids %s", count, kind.replace("_", " "), ids)
+            else:
+                log.info("kept %d rows with %s", count, kind.replace("_", " "))
+        log.info("%s: %d rows read, %d written to %s", args.input, stats["rows_read"], rows, args.output)
         stats_tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
