@@ -9,12 +9,12 @@ from t5qa.errors import InputError
 from t5qa.summary import (
     load_runs,
     read_summary_csv,
-    render_summary_page,
     setting_columns,
     summary_table,
     to_markdown,
     write_summary,
 )
+from t5qa.summary_page import render_summary_page
 
 from .conftest import run_script
 

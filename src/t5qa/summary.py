@@ -14,11 +14,9 @@ reading. The HTML page (for Snakemake's report) sorts by any column on a click, 
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from t5qa.atomic import atomic_path
@@ -226,7 +224,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         _markdown_line(["---" if column in text_columns | settings else "---:" for column in columns]),
     ]
     for _, row in table.iterrows():
-        is_aggregate = _is_aggregate(row)
+        aggregate = is_aggregate(row)
         cells = []
         for column in columns:
             value = row[column]
@@ -236,15 +234,15 @@ def to_markdown(table: pd.DataFrame) -> str:
                 cells.append(_escape(setting_text(value)))
             elif column in ("seed", "total"):
                 cells.append(MISSING if pd.isna(value) else str(int(value)))
-            elif is_aggregate and pd.notna(value):
-                cells.append(f"{_score(value)} ± {_score(row[column + STD_SUFFIX])}")
+            elif aggregate and pd.notna(value):
+                cells.append(f"{score_text(value)} ± {score_text(row[column + STD_SUFFIX])}")
             else:
-                cells.append(_score(value))
+                cells.append(score_text(value))
         lines.append(_markdown_line(cells))
     return "\n".join(lines) + "\n"
 
 
-def _is_aggregate(row) -> bool:
+def is_aggregate(row) -> bool:
     return pd.notna(row["f1" + STD_SUFFIX])  # every run has an f1, so every aggregate a spread of it
 
 
@@ -268,7 +266,7 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _score(value: float) -> str:
+def score_text(value: float) -> str:
     return MISSING if pd.isna(value) else f"{value:.2f}"
 
 
@@ -300,175 +298,3 @@ def read_summary_csv(path: str | Path) -> pd.DataFrame:
     if missing or list(table.columns).index("seed") > list(table.columns).index("trained_on"):
         raise InputError(f"{path}: not a summary table (missing {', '.join(missing) or 'the column order'})")
     return table
-
-
-# Columns shown once above the page's table when every row has the same value; columns left to the CSV (NoAns EM
-# is NoAns F1: the empty answer scores 0 or 100 on both).
-PAGE_SHARED = ["trained_on", "evaluated_on", "split", "total"]
-PAGE_LEFT_OUT = ["HasAns_exact", "NoAns_exact"]
-
-# Heads of the page's score columns: short, so that the table fits beside the report's menu.
-PAGE_HEADS = {
-    "total": "n",
-    "exact": "EM",
-    "f1": "F1",
-    "HasAns_exact": "HasAns EM",
-    "HasAns_f1": "HasAns F1",
-    "NoAns_exact": "NoAns EM",
-    "NoAns_f1": "NoAns F1",
-    "rougeL_f1": "ROUGE-L",
-    "trained_on": "trained on",
-    "evaluated_on": "evaluated on",
-}
-
-PAGE_STYLE = """
-body { font: 13px/1.4 system-ui, sans-serif; color: #222; margin: 1em; }
-h1 { font-size: 1.3em; margin: 0 0 .2em; }
-p { margin: .3em 0 .8em; max-width: 60em; }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; }
-th, td { padding: .2em .4em; border-bottom: 1px solid #e6e6e6; }
-thead th { vertical-align: bottom; border-bottom: 2px solid #999; text-align: left; cursor: pointer;
-  user-select: none; }
-thead th:hover { background: #f0f0f0; }
-thead th[aria-sort=ascending]::after { content: " ▲"; }
-thead th[aria-sort=descending]::after { content: " ▼"; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody { border-top: 1px solid #bbb; }
-tr.mean td { font-weight: 600; }
-tr.seed td { color: #666; }
-tr.seed td.name { padding-left: 1.5em; }
-small { display: block; color: #777; font-weight: normal; }
-"""
-
-# Sorts the groups (one <tbody> each: a mean row and its seeds, or one run) by the first row's cell of a column:
-# numbers as numbers, a missing value last; a second click reverses. No network, no library: the report is offline.
-PAGE_SCRIPT = """
-document.querySelectorAll("table.sortable").forEach(function (table) {
-  table.querySelectorAll("thead th").forEach(function (head, column) {
-    head.addEventListener("click", function () {
-      var ascending = head.getAttribute("aria-sort") !== "ascending";
-      table.querySelectorAll("thead th").forEach(function (other) { other.removeAttribute("aria-sort"); });
-      head.setAttribute("aria-sort", ascending ? "ascending" : "descending");
-      var key = function (group) {
-        var cell = group.rows[0].cells[column];
-        var value = cell.getAttribute("data-value");
-        var number = parseFloat(value);
-        return value === "" ? null : (isNaN(number) ? value : number);
-      };
-      var groups = Array.prototype.slice.call(table.tBodies);
-      groups.sort(function (a, b) {
-        var x = key(a), y = key(b);
-        if (x === null || y === null) return (x === null) - (y === null);
-        var order = (typeof x === "number" && typeof y === "number") ? x - y : String(x).localeCompare(String(y));
-        return ascending ? order : -order;
-      });
-      groups.forEach(function (group) { table.appendChild(group); });
-    });
-  });
-});
-"""
-
-
-def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> str:
-    """The comparison as one self-contained HTML page: one row per run, a mean row (mean, and ± sample std below
-    it) heading its seeds, the settings that set runs apart as columns; a click on a column head sorts."""
-    settings = setting_columns(table)
-    # What every row shares is said once above the table, not repeated in a column: the table must fit the
-    # report's frame beside its menu (about 650 px on a 1400 px screen). The CSV has every column.
-    shared = [column for column in PAGE_SHARED if table[column].nunique(dropna=False) == 1]
-    names = ["experiment", *settings, *(column for column in PAGE_SHARED if column not in shared)]
-    scores = [
-        column for column in table.columns if column not in [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT]
-    ]
-    scores = [column for column in scores if not column.endswith(STD_SUFFIX) and table[column].notna().any()]
-    columns = [*names, *scores]
-    head = "".join(f'<th scope="col">{_breakable(_page_head(column))}</th>' for column in columns)
-    said = "; ".join(f"{PAGE_HEADS.get(column, column)}: {_value_text(table[column].iloc[0])}" for column in shared)
-
-    # A mean row and its seeds are one <tbody> (contiguous in the table), sorted together.
-    groups: list[tuple[tuple, list[str]]] = []
-    for _, row in table.iterrows():
-        aggregate = _is_aggregate(row)
-        seeded = aggregate or pd.notna(row["seed"])
-        key = (row["group"] if seeded else row["experiment"], row["trained_on"], row["evaluated_on"], row["split"])
-        if not groups or groups[-1][0] != key:
-            groups.append((key, []))
-        kind = "mean" if aggregate else "seed" if seeded and len(groups[-1][1]) else "run"
-        groups[-1][1].append(f'<tr class="{kind}">{_page_cells(row, columns, settings, kind)}</tr>')
-    body = "\n".join("<tbody>\n" + "\n".join(rows) + "\n</tbody>" for _, rows in groups)
-    seeds = int(table["seed"].notna().sum())
-    means = int(table["f1" + STD_SUFFIX].notna().sum())
-    source = f" The same table: <code>{html.escape(csv_name)}</code>." if csv_name else ""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{html.escape(title)}</title>
-<style>{PAGE_STYLE}</style>
-</head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>{len(table) - means} runs ({seeds} of them seeds, under {means} mean rows: mean, and ± the sample standard
-deviation below it); {html.escape(said)}. Scores 0–100 (official SQuAD v2.0 EM/F1), n questions. Click a column
-head to sort; a mean row keeps its seeds.{source}</p>
-<div class="scroll">
-<table class="sortable">
-<thead><tr>{head}</tr></thead>
-{body}
-</table>
-</div>
-<script>{PAGE_SCRIPT}</script>
-</body>
-</html>
-"""
-
-
-def _page_head(column: str) -> str:
-    """f1[<source>] as "F1 <source>"; the scores' short names (PAGE_HEADS); a setting's dotted key as it is."""
-    if column.startswith("f1[") and column.endswith("]"):
-        return f"F1 {column[3:-1]}"
-    return PAGE_HEADS.get(column, column)
-
-
-def _breakable(text: str, dots: bool = True) -> str:
-    """Text that may wrap after each underscore (and dot: train.learning_rate), escaped."""
-    text = html.escape(text).replace("_", "_<wbr>")
-    return text.replace(".", ".<wbr>") if dots else text
-
-
-def _value_text(value) -> str:
-    return MISSING if pd.isna(value) else str(int(value)) if isinstance(value, int | np.integer) else str(value)
-
-
-def _page_cells(row, columns: list[str], settings: list[str], kind: str) -> str:
-    cells = []
-    for column in columns:
-        value = row[column]
-        if column == "experiment":
-            text = f"seed {int(row['seed'])}" if kind == "seed" else str(value).split(" (mean")[0]
-            note = f"<small>mean of {str(value).split('over ')[-1].rstrip(')')}</small>" if kind == "mean" else ""
-            cells.append(
-                f'<td class="name" data-value="{html.escape(str(value))}">{_breakable(text, dots=False)}{note}</td>'
-            )
-        elif column in settings:
-            text = setting_text(value)
-            number = "" if isinstance(value, bool) or pd.isna(value) else value
-            data = number if isinstance(number, int | float) else text
-            cells.append(f'<td data-value="{html.escape(str(data))}">{html.escape(text)}</td>')
-        elif column in ("trained_on", "evaluated_on", "split"):
-            cells.append(f'<td data-value="{html.escape(str(value))}">{html.escape(str(value))}</td>')
-        elif column == "total":
-            text = MISSING if pd.isna(value) else str(int(value))
-            cells.append(f'<td class="n" data-value="{"" if pd.isna(value) else int(value)}">{text}</td>')
-        else:
-            spread = row.get(column + STD_SUFFIX)
-            std = f"<small>± {_score(spread)}</small>" if kind == "mean" and pd.notna(spread) else ""
-            data = "" if pd.isna(value) else repr(float(value))
-            cells.append(f'<td class="n" data-value="{data}">{_score(value)}{std}</td>')
-    return "".join(cells)
-
-
-def write_page(path: str | Path, page: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(page, encoding="utf-8", errors="xmlcharrefreplace")
