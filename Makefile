@@ -40,7 +40,7 @@ lint: $(STAMP)
 
 # The settings reference in config/README.md, generated from the schema (tests/test_settings_reference.py checks it).
 docs: $(STAMP)
-	python -m t5qa.settings_reference --write config/README.md
+	python -m t5qa.plan.settings_reference --write config/README.md
 
 clean-demo:
 	rm -rf results/*/demo* results/*/demo_* results/scratch/demo logs/*/demo*

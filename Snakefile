@@ -9,8 +9,8 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from t5qa.config_check import validate_config
-from t5qa.experiments import build_experiments, evaluation_runs
+from t5qa.plan.config_check import validate_config
+from t5qa.plan.experiments import build_experiments, evaluation_runs
 
 min_version("9.0")
 

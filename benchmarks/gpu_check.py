@@ -11,8 +11,8 @@ with a sentencepiece tokenizer trained on that text (the project's scratch token
               and peak memory of the pipeline's batching (dynamic padding to a multiple of 8, length-grouped)
               against HF run_seq2seq_qa.py's (every input padded to 384, answers to 30, random order); the
               pipeline's batching again under torch.compile. Every step's loss must be finite.
-  pipeline    t5qa.train.train (Seq2SeqTrainer, a bounded number of steps, one evaluation at the end) and
-              t5qa.predict.predict on the validation questions, in this process; then, as the workflow runs them,
+  pipeline    t5qa.model.train.train (Seq2SeqTrainer, a bounded number of steps, one evaluation at the end) and
+              t5qa.model.predict.predict on the validation questions, in this process; then, as the workflow runs them,
               workflow/scripts/train.py with torch_compile on, and train + predict under `accelerate launch` with
               2 processes when 2 GPUs are visible (no GPU: 2 CPU processes, to check the code path).
 
@@ -190,7 +190,7 @@ def machine() -> dict:
 def prepare_data(squad: Path | None, work: Path, plan: Plan) -> dict:
     """Normalise, train the tokenizer, tokenize: the shared preparation (benchmarks/prepare.py), the pipeline's own
     code at each step, as the workflow runs it."""
-    from t5qa.demo_data import render_demo_files
+    from t5qa.data.demo_data import render_demo_files
 
     if squad is not None:  # the sample: a quarter of its questions (by a hash of the id) are the validation split
         sources, holdout = {"train": [("squad", squad, "squad_v2_json")]}, 0.25
@@ -209,7 +209,7 @@ def prepare_data(squad: Path | None, work: Path, plan: Plan) -> dict:
         questions = prepared.rows("train") + prepared.validation_of
         described = f"{squad.name} (SQuAD 2.0 sample, {questions} questions; a hashed quarter is validation)"
     else:
-        described = "the embedded demo's SQuAD half (t5qa.demo_data)"
+        described = "the embedded demo's SQuAD half (t5qa.data.demo_data)"
 
     import datasets
 
@@ -234,7 +234,7 @@ def prepare_data(squad: Path | None, work: Path, plan: Plan) -> dict:
 def build(architecture: dict, tokenizer):
     """The project's scratch model at a t5 shape, its embedding widened to the checkpoints' 32,128 rows (the LM head
     over all of them is real work in every decoder step)."""
-    from t5qa.scratch_model import build_model
+    from t5qa.model.scratch_model import build_model
 
     model = build_model(tokenizer, architecture, seed=0)
     model.resize_token_embeddings(MODEL_VOCAB, mean_resizing=False)
@@ -270,7 +270,7 @@ def collated_batches(data, tokenizer, setup: str, batch_size: int, count: int) -
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     generator = torch.Generator().manual_seed(0)
-    if setup == "pipeline":  # as t5qa.train: dynamic padding to a multiple of 8, length-grouped batches
+    if setup == "pipeline":  # as t5qa.model.train: dynamic padding to a multiple of 8, length-grouped batches
         collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, pad_to_multiple_of=8)
         sampler = LengthGroupedSampler(batch_size, dataset=data, lengths=data["length"], generator=generator)
     else:  # run_seq2seq_qa.py: every input padded (and cut) to 384, every answer to 30, random order
@@ -451,9 +451,9 @@ def summarise_training(row: dict, model_dir: Path, data: dict, terms: dict, peak
 
 
 def pipeline_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, device, peak) -> dict:
-    """t5qa.train.train in this process, as workflow/scripts/train.py calls it for one GPU."""
-    from t5qa.model_io import use_bf16
-    from t5qa.train import train
+    """t5qa.model.train.train in this process, as workflow/scripts/train.py calls it for one GPU."""
+    from t5qa.model.model_io import use_bf16
+    from t5qa.model.train import train
 
     row.update(batch_size=plan.batch_size, precision="bf16 autocast" if use_bf16("auto") else "fp32")
     free_memory(device)
@@ -479,15 +479,15 @@ def read_predictions(path: Path) -> list[dict]:
 
 
 def pipeline_predict(row: dict, work: Path, terms: dict, device, peak) -> dict:
-    """t5qa.predict.predict in this process, called by keyword (its signature may grow), on the model trained
+    """t5qa.model.predict.predict in this process, called by keyword (its signature may grow), on the model trained
     above; writes predictions.jsonl."""
     import datasets
     from transformers import AutoTokenizer
 
-    from t5qa.model_io import auto_max_new_tokens
-    from t5qa.predict import predict
+    from t5qa.data.tokenize_stats import read_tokenize_stats
+    from t5qa.model.model_io import auto_max_new_tokens
+    from t5qa.model.predict import predict
     from t5qa.settings import PredictSettings
-    from t5qa.tokenize_stats import read_tokenize_stats
 
     tokenized_with, longest = read_tokenize_stats(work / "tokenize_stats.json")
     max_new_tokens = auto_max_new_tokens(longest, tokenized_with.max_target_length)  # the script's "auto"
@@ -568,7 +568,7 @@ def run_step(processes: int, script: str, args: list[str], log_file: Path, budge
 def script_train(row: dict, work: Path, plan: Plan, data: dict, terms: dict, peak, budget: Budget) -> dict:
     """workflow/scripts/train.py in its own process(es), from the same starting model: torch_compile on, or
     several processes."""
-    from t5qa.model_io import use_bf16
+    from t5qa.model.model_io import use_bf16
 
     row.update(batch_size=plan.batch_size, precision="bf16 autocast" if use_bf16("auto") else "fp32")
     name = f"model-{row['processes']}p{'-compiled' if row['compile'] else ''}"
@@ -664,7 +664,7 @@ def run_all(args, plan: Plan, budget: Budget, work: Path) -> dict:
     import datasets
     from transformers import AutoTokenizer
 
-    from t5qa.model_io import use_bf16
+    from t5qa.model.model_io import use_bf16
     from t5qa.progress import quiet_library_bars
 
     quiet_library_bars()  # in a log file, no carriage-return bars from loading and saving
@@ -729,11 +729,11 @@ def run_all(args, plan: Plan, budget: Budget, work: Path) -> dict:
 
     # 2. The pipeline's own train and predict, in this process.
     trained = add(
-        new_row("pipeline train", "t5-small", "t5qa.train.train (Seq2SeqTrainer)"),
+        new_row("pipeline train", "t5-small", "t5qa.model.train.train (Seq2SeqTrainer)"),
         lambda row: pipeline_train(row, work, plan, data, terms["t5-small"], device, peak),
     )
     predicted = add(
-        new_row("pipeline predict", "t5-small", "t5qa.predict.predict (length-sorted batches, greedy)"),
+        new_row("pipeline predict", "t5-small", "t5qa.model.predict.predict (length-sorted batches, greedy)"),
         lambda row: pipeline_predict(row, work, terms["t5-small"], device, peak),
     )
 

@@ -50,10 +50,10 @@ MODES = ("windows", "truncate")
 
 def demo_long_runs() -> tuple[dict, list[int]]:
     """What config/demo_long.yaml's sweep builds: the tokenize settings shared by its experiments (but long_inputs),
-    its seeds, and set-up -> seed -> experiment name (t5qa.experiments' names)."""
+    its seeds, and set-up -> seed -> experiment name (t5qa.plan.experiments' names)."""
     import yaml
 
-    from t5qa.experiments import expand_sweep
+    from t5qa.plan.experiments import expand_sweep
 
     (sweep,) = yaml.safe_load((REPO / "config/demo_long.yaml").read_text())["sweeps"]
     names = {mode: {} for mode in MODES}
@@ -89,7 +89,7 @@ METRICS = f"{TRAINED_ON}.on.{EVALUATED_ON}.json"
 
 def tokenize_table(table, tokenizer, settings) -> dict:
     """Every window of every question (as the validation split keeps them), as one dict of columns."""
-    from t5qa.features import make_tokenize_fn
+    from t5qa.data.features import make_tokenize_fn
 
     tokenize = make_tokenize_fn(tokenizer, settings, all_windows=True)
     columns = {name: list(table[name]) for name in ("id", "question", "context", "answer")}
@@ -116,7 +116,7 @@ def visibility(table, tokenizer, settings) -> dict:
 
 
 def squad_visibility(squad: Path, tokenizer_name: str | None = None) -> dict:
-    from t5qa.features import load_tokenizer
+    from t5qa.data.features import load_tokenizer
     from t5qa.settings import TokenizeSettings
 
     sources = {"train": [("squad", squad, "squad_v2_json")]}
@@ -201,7 +201,7 @@ def prediction_speed(workdir: Path, runs: dict, seed: int) -> dict:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from t5qa.cli import read_table
-    from t5qa.predict import choose_answer, generate_batch, group_windows, length_sorted_batches
+    from t5qa.model.predict import choose_answer, generate_batch, group_windows, length_sorted_batches
     from t5qa.settings import PredictSettings, TokenizeSettings
 
     torch.manual_seed(0)

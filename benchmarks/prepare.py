@@ -1,11 +1,11 @@
 """The benchmarks' one preparation: raw QA files to the inputs of the train and predict steps, through the pipeline's
 own step functions, as the workflow runs them (normalize, scratch_tokenizer, scratch_model, tokenize_data):
 
-  work/norm/<split>-<source>.parquet   normalised tables (t5qa.normalize; a hash holdout carves out validation)
+  work/norm/<split>-<source>.parquet   normalised tables (t5qa.data.normalize; a hash holdout carves out validation)
   work/tokenizer/                      a scratch sentencepiece tokenizer trained on the train split's text
   work/init/                           a random-init T5 for it, with the tokenizer (only given an architecture)
-  work/tokenized/                      the tokenized Arrow folder (t5qa.tokenize_data; unless tokenize=False)
-  work/tokenize_stats.json             its stats (t5qa.tokenize_stats)
+  work/tokenized/                      the tokenized Arrow folder (t5qa.data.tokenize_data; unless tokenize=False)
+  work/tokenize_stats.json             its stats (t5qa.data.tokenize_stats)
 
   from prepare import prepare  # benchmarks/ on sys.path
   data = prepare(work, {"train": [("squad", path, "squad_v2_json")]}, holdout=0.25, tokenize={...})
@@ -45,7 +45,7 @@ class Prepared:
 def normalize(sources: Sources, holdout: float | None = None) -> dict[str, list[tuple[str, pd.DataFrame]]]:
     """Each file as the normalize step reads it. With `holdout`, a train file also gives the validation split: that
     fraction of its rows by a hash of the id (the step's `holdout` setting)."""
-    from t5qa.normalize import normalize_file
+    from t5qa.data.normalize import normalize_file
     from t5qa.settings import NormalizeSettings
 
     tables: dict[str, list] = {split: [] for split in SPLITS}
@@ -90,11 +90,11 @@ def prepare(
     split's text (`vocab_size` pieces at most), build a random-init model of `architecture` for it (when given), and
     tokenize with the `tokenize` settings (the schema's defaults for those left out; not with tokenized=False). The
     validation split keeps at most `validation_questions` (see limit_validation)."""
-    from t5qa.features import load_tokenizer
-    from t5qa.scratch_model import build_model, tokenizer_texts, train_tokenizer
+    from t5qa.data.features import load_tokenizer
+    from t5qa.data.tokenize_data import tokenize_dataset
+    from t5qa.data.tokenize_stats import write_tokenize_stats
+    from t5qa.model.scratch_model import build_model, tokenizer_texts, train_tokenizer
     from t5qa.settings import TokenizeSettings
-    from t5qa.tokenize_data import tokenize_dataset
-    from t5qa.tokenize_stats import write_tokenize_stats
 
     work = Path(work)
     (work / "norm").mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
   python benchmarks/profile_steps.py [--data squad_sample|demo|demo_long] [--work DIR] [--train-steps 6]
 
 Sets up the distribution as benchmarks/run.py does (or reuses its --work folder), then
-  predict: t5qa.predict.generate_batch over the validation split's token-budget batches (as the predict step runs),
+  predict: t5qa.model.predict.generate_batch over the validation split's token-budget batches (as predict runs),
            the time split into the encoder, the decoder layers, the LM head, and the rest (generate()'s own loop:
            logits processors, stopping checks, cache bookkeeping, the score and no-answer bookkeeping);
   train:   QATrainer steps with batch_tokens (as the train step runs), the time split into data (sampler, collation),
@@ -76,12 +76,12 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa import attention
-    from t5qa.batching import token_budget_batches
-    from t5qa.model_io import auto_max_new_tokens
-    from t5qa.predict import generate_batch, load_validation
+    from t5qa.data.batching import token_budget_batches
+    from t5qa.data.tokenize_stats import read_tokenize_stats
+    from t5qa.model import attention
+    from t5qa.model.model_io import auto_max_new_tokens
+    from t5qa.model.predict import generate_batch, load_validation
     from t5qa.settings import PredictSettings
-    from t5qa.tokenize_stats import read_tokenize_stats
 
     validation = load_validation(work / "tokenized")
     inputs = validation["input_ids"]
@@ -116,7 +116,7 @@ def profile_training(work: Path, steps: int) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from t5qa.train import QATrainer
+    from t5qa.model.train import QATrainer
 
     warmup = 2
     clock = Clock()

@@ -16,7 +16,7 @@ Set-ups:
                     no length grouping
   train (b)         the CausalQA reference (Webis train_unifiedqa.py): every input padded to 2,048, answers to
                     100, batch size 2
-  predict pipeline  t5qa.predict.generate_batch (greedy, with the answer's score and the no-answer probability) over
+  predict pipeline  t5qa.model.predict.generate_batch (greedy, with the answer's score and no-answer probability) over
                     token-budget batches of length-sorted inputs (2,048 tokens; also 6,144), max_new_tokens auto
   predict (a)       pad (and cut) to 384, batches of 16 in dataset order, max_length 30
   predict (b)       as Webis evaluate_unifiedqa.py: one input at a time, padding='longest' (so none), no cut,
@@ -101,8 +101,8 @@ def distributions(squad: Path) -> dict[str, dict]:
 def prepare(spec: dict, work: Path, validation_limit: int, finetune_steps: int = 40) -> dict:
     """The shared preparation (benchmarks/prepare.py: normalise, a scratch tokenizer and model, tokenize), then a
     short fine-tune, so that generation stops at the end token as it does for a trained model."""
+    from t5qa.model.train import train
     from t5qa.settings import TrainSettings
-    from t5qa.train import train
 
     sources = {split: spec[split] for split in ("train", "validation") if split in spec}
     prepared = prepare_data(
@@ -171,7 +171,7 @@ def _peak_rss_mb() -> float:
 def pipeline_attention(model) -> None:
     """The attention the train and predict steps run (the merged bias), unless --stock-attention asked for the
     stock one."""
-    from t5qa import attention
+    from t5qa.model import attention
 
     if not os.environ.get("T5QA_BENCH_STOCK_ATTENTION"):
         attention.use_merged_bias(model)
@@ -182,10 +182,10 @@ def pipeline_trainer(work: Path, batch_tokens: int | None, max_steps: int, train
     tokenized train split), set up as train() sets it up: no evaluation, checkpoint or logging within the run."""
     from transformers import DataCollatorForSeq2Seq
 
-    from t5qa.model_io import load_model
+    from t5qa.model.model_io import load_model
+    from t5qa.model.train import training_arguments
+    from t5qa.model.training_data import load_splits, load_train_split
     from t5qa.settings import TrainSettings
-    from t5qa.train import training_arguments
-    from t5qa.training_data import load_splits, load_train_split
 
     settings = TrainSettings.from_dict(
         {
@@ -219,7 +219,7 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     import torch
     from transformers import TrainerCallback
 
-    from t5qa.train import QATrainer
+    from t5qa.model.train import QATrainer
 
     work = Path(work)
     timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}
@@ -328,11 +328,11 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from t5qa.batching import token_budget_batches
-    from t5qa.model_io import auto_max_new_tokens
-    from t5qa.predict import choose_answer, generate_batch, group_windows, load_validation
+    from t5qa.data.batching import token_budget_batches
+    from t5qa.data.tokenize_stats import read_tokenize_stats
+    from t5qa.model.model_io import auto_max_new_tokens
+    from t5qa.model.predict import choose_answer, generate_batch, group_windows, load_validation
     from t5qa.settings import PredictSettings
-    from t5qa.tokenize_stats import read_tokenize_stats
 
     torch.manual_seed(0)
     work = Path(work)
@@ -406,8 +406,8 @@ def measure_tokenization(work: str, num_proc: int, copies: int) -> dict:
     import pandas as pd
     from transformers import AutoTokenizer
 
+    from t5qa.data.tokenize_data import tokenize_dataset
     from t5qa.settings import TokenizeSettings
-    from t5qa.tokenize_data import tokenize_dataset
 
     work = Path(work)
     tokenizer = AutoTokenizer.from_pretrained(work / "tokenizer")
@@ -572,7 +572,7 @@ def main() -> None:
     parser.add_argument(
         "--stock-attention",
         action="store_true",
-        help="the pipeline without its merged attention bias (t5qa.attention), to measure what that brings",
+        help="the pipeline without its merged attention bias (t5qa.model.attention), to measure what that brings",
     )
     parser.add_argument(
         "--clock",
@@ -601,7 +601,7 @@ def main() -> None:
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
             "clock": args.clock,
-            "pipeline_attention": "stock SDPA" if args.stock_attention else "merged bias (t5qa.attention)",
+            "pipeline_attention": "stock SDPA" if args.stock_attention else "merged bias (t5qa.model.attention)",
             "cuda": torch.cuda.is_available(),
             "load_average_at_start": os.getloadavg(),
         },

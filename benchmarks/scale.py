@@ -4,7 +4,7 @@ step process's peak resident memory (the kernel's ru_maxrss of that one child, f
 
   python benchmarks/scale.py --rows 100000 1000000        # writes benchmarks/out/scale.{json,md}
 
-The source: questions and contexts of the embedded demo's generator (t5qa.demo_data; a pool of 5,000 examples in the
+The source: questions and contexts of the embedded demo's generator (t5qa.data.demo_data; 5,000 examples in the
 release's CSV layout, processed columns included), each row with its own id and a context made unique by a leading
 "Record <i>." sentence, so no two rows share their text; every 50,000th row repeats the previous row's id and the one
 after it has an empty question (dropped and counted by normalize). The file is written row by row (streaming).
@@ -35,12 +35,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "workflow" / "scripts"
 STEPS = ("generate", "normalize_train", "normalize_validation", "tokenize", "chunked_train", "chunked_validation")
-# The chunked variant: t5qa.normalize.write_normalized (the table written a chunk at a time) in a process of its own,
+# The chunked variant: t5qa.data.normalize.write_normalized (the table written a chunk at a time) in its own process,
 # for as long as the normalize step's script writes normalize_file's whole table instead.
 CHUNKED = """
 import sys
 from pathlib import Path
-from t5qa.normalize import write_normalized
+from t5qa.data.normalize import write_normalized
 from t5qa.settings import NormalizeSettings
 write_normalized(sys.argv[1], NormalizeSettings.from_json(sys.argv[2]), Path(sys.argv[3]))
 """
@@ -53,8 +53,8 @@ COLUMNS = ["id", "question", "question_processed", "context", "context_processed
 
 
 def pool_rows() -> list[list[str]]:
-    """The demo generator's examples in the CausalQA CSV layout (t5qa.demo_data.to_causalqa_csv), as rows."""
-    from t5qa.demo_data import generate, to_causalqa_csv
+    """The demo generator's examples in the CausalQA CSV layout (t5qa.data.demo_data.to_causalqa_csv), as rows."""
+    from t5qa.data.demo_data import generate, to_causalqa_csv
 
     text = to_causalqa_csv(generate(21, POOL, "scale"))
     return list(csv.reader(io.StringIO(text, newline="")))[1:]

@@ -45,8 +45,8 @@ def write(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tmp_path_factory):
     """A sentencepiece tokenizer trained on the embedded demo's text (no hub)."""
-    from t5qa.demo_data import generate
-    from t5qa.scratch_model import train_tokenizer
+    from t5qa.data.demo_data import generate
+    from t5qa.model.scratch_model import train_tokenizer
 
     texts = ["question: context: unanswerable"]
     for group in generate(seed=5, n_examples=300, prefix="tok"):

@@ -1,4 +1,4 @@
-"""T5 attention with the position bias merged with the padding mask once per pass (t5qa.attention): the same
+"""T5 attention with the position bias merged with the padding mask once per pass (t5qa.model.attention): the same
 numbers as transformers' own SDPA attention, bit for bit without gradients, to float rounding in training."""
 
 import pytest
@@ -6,9 +6,9 @@ import torch
 from transformers import AutoTokenizer
 from transformers.integrations.sdpa_attention import create_position_bias_mask
 
-from t5qa import attention
-from t5qa.predict import generate_batch
-from t5qa.scratch_model import build_model
+from t5qa.model import attention
+from t5qa.model.predict import generate_batch
+from t5qa.model.scratch_model import build_model
 from t5qa.settings import PredictSettings
 
 ARCHITECTURE = {"d_model": 32, "d_ff": 64, "d_kv": 8, "num_heads": 4, "num_layers": 3, "num_decoder_layers": 3}

@@ -1,4 +1,4 @@
-"""Token-budget batching (t5qa.batching): the budget, every example once per epoch, batches as a function of
+"""Token-budget batching (t5qa.data.batching): the budget, every example once per epoch, batches as a function of
 (seed, epoch), whole batches per process; training with it resumes to the same model and learns; prediction with
 it gives the same answers as fixed batches, with one process or two. And torch's thread count."""
 
@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from accelerate.data_loader import BatchSamplerShard
 
-from t5qa.batching import (
+from t5qa.data.batching import (
     TokenBudgetBatchSampler,
     padded_length,
     split_to_multiple,

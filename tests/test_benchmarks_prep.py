@@ -73,8 +73,8 @@ def test_prepare_makes_what_the_workflow_steps_make(prepared, tmp_path):
 
 
 def test_prepared_inputs_load_as_training_and_prediction_read_them(prepared):
-    from t5qa.model_io import load_model
-    from t5qa.tokenize_stats import load_tokenize_stats, read_tokenize_stats
+    from t5qa.data.tokenize_stats import load_tokenize_stats, read_tokenize_stats
+    from t5qa.model.model_io import load_model
 
     settings, longest = read_tokenize_stats(prepared.stats_file)
     assert settings == prepared.settings and settings.max_source_length == 96

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from t5qa.causalqa_table import COLUMNS, MEASURES, build_table, check_table, markdown, table_cells
-from t5qa.download import archive_model, extract_folder
+from t5qa.data.download import archive_model, extract_folder
+from t5qa.data.sources import split_spec
 from t5qa.errors import InputError
-from t5qa.sources import split_spec
+from t5qa.report.causalqa_table import COLUMNS, MEASURES, build_table, check_table, markdown, table_cells
 
 from .workflow_helpers import REPO, planned_jobs, read_json, snakemake, write_config
 
@@ -150,8 +150,8 @@ def mini_data(root: Path) -> tuple[Path, Path]:
     sources, and models/<family>-splits/<source>-<family>-split/ (weights and config, no tokenizer, like a
     Trainer.save_model without a tokenizer); and a local scratch model + tokenizer folder every experiment starts
     from."""
-    from t5qa.demo_data import generate, to_causalqa_csv
-    from t5qa.scratch_model import build_model, train_tokenizer
+    from t5qa.data.demo_data import generate, to_causalqa_csv
+    from t5qa.model.scratch_model import build_model, train_tokenizer
 
     texts = ["unanswerable \\n"]
     for group in generate(seed=7, n_examples=200, prefix="tok"):
@@ -276,7 +276,7 @@ def test_the_miniature_table_end_to_end(tmp_path):
 def test_parity_a_blank_gold_beside_a_real_one_is_dropped_not_scored():
     """Kept ours: "apple<TAB>" is a question with one gold, "apple". Their evaluation splits the cell on tabs and
     keeps the blank, so an empty prediction scores EM 1 on an answerable question; here it scores 0."""
-    from t5qa import causalqa_measures
+    from t5qa.evaluate import causalqa_measures
     from t5qa.text import join_answers, split_answers
 
     cell = "apple\t"
@@ -300,7 +300,7 @@ def test_parity_a_non_breaking_space_changes_no_token_and_no_score(tiny_tokenize
     (nmt_nfkc) and both scorers read it as a space anyway, so no token and no score differs."""
     from transformers import AutoTokenizer
 
-    from t5qa import causalqa_measures, scoring
+    from t5qa.evaluate import causalqa_measures, scoring
     from t5qa.text import process_text
 
     assert process_text("new\xa0york") == "new york"
@@ -313,7 +313,7 @@ def test_parity_a_non_breaking_space_changes_no_token_and_no_score(tiny_tokenize
 def test_unanswerable_rows_are_scored_an_extension_of_theirs():
     """Their evaluation crashes on an empty answer cell (None); here an unanswerable question is scored against [""]:
     an empty prediction is EM 1, F1 0 (their F1 has no empty case), anything else 0."""
-    from t5qa import causalqa_measures
+    from t5qa.evaluate import causalqa_measures
 
     assert causalqa_measures.score_one([], "")["exact"] == 1 and causalqa_measures.score_one([], "")["f1"] == 0
     assert causalqa_measures.score_one([], "something")["exact"] == 0

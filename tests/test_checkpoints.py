@@ -2,7 +2,7 @@
 
 import logging
 
-from t5qa.checkpoints import RUN_MARKER, checkpoint_damage, newest_checkpoint, resumable_checkpoint, write_marker
+from t5qa.model.checkpoints import RUN_MARKER, checkpoint_damage, newest_checkpoint, resumable_checkpoint, write_marker
 
 FINGERPRINT = {"settings": {}, "model": {}, "train_data": [], "processes": 1, "bf16": False, "launch": {}}
 
@@ -44,7 +44,7 @@ def test_the_newest_intact_checkpoint_is_resumed_and_the_damaged_one_logged(tmp_
     newer = make_checkpoint(tmp_path, 12)
     with (newer / "model.safetensors").open("r+b") as stream:
         stream.truncate(10)
-    with caplog.at_level(logging.WARNING, logger="t5qa.train"):
+    with caplog.at_level(logging.WARNING, logger="t5qa.model.train"):
         assert resumable_checkpoint(tmp_path, FINGERPRINT) == (older, "")
     assert [r.getMessage() for r in caplog.records] == [
         f"skipping {newer}: model.safetensors is 10 bytes, 5000 were written (cut short?)"

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from t5qa import UNIFORM_COLUMNS, cli
 from t5qa.errors import InputError
-from t5qa.metrics import load_predictions
+from t5qa.evaluate.metrics import load_predictions
 from t5qa.settings import TokenizeSettings
 
 from .conftest import SCRIPTS
@@ -403,8 +403,8 @@ def trained(base, tiny_tokenizer):
     """A tiny random-init model with its tokenizer, and a tokenized folder and stats made with that tokenizer."""
     from transformers import AutoTokenizer
 
-    from t5qa.scratch_model import build_model
-    from t5qa.tokenize_data import tokenize_dataset
+    from t5qa.data.tokenize_data import tokenize_dataset
+    from t5qa.model.scratch_model import build_model
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
     model_dir = base / "model"

@@ -1,8 +1,8 @@
-"""Step code inputs are computed from the scripts' imports (t5qa.code_inputs); the package has no import cycles."""
+"""Step code inputs are computed from the scripts' imports (t5qa.plan.code_inputs); the package has no import cycles."""
 
 from pathlib import Path
 
-from t5qa.code_inputs import code_inputs, imported_names, module_files
+from t5qa.plan.code_inputs import code_inputs, imported_names, module_files
 
 from .conftest import REPO
 

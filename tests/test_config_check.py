@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from t5qa.config_check import check_config, config_problems
+from t5qa.plan.config_check import check_config, config_problems
 
 from .workflow_helpers import REPO, snakemake, tiny_config, write_config, write_tiny_sources
 

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from t5qa.demo_data import CAUSES, EVENTS, NEUTRAL, SUBJECTS, render_demo_files, render_long_demo_files
-from t5qa.normalize import normalize_file
+from t5qa.data.demo_data import CAUSES, EVENTS, NEUTRAL, SUBJECTS, render_demo_files, render_long_demo_files
+from t5qa.data.normalize import normalize_file
 from t5qa.settings import NormalizeSettings
 
 from .conftest import REPO

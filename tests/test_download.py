@@ -11,7 +11,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from t5qa.download import fetch, manifest_path
+from t5qa.data.download import fetch, manifest_path
 from t5qa.errors import InputError
 
 from .conftest import run_script, squad_json

@@ -5,7 +5,7 @@ import copy
 import pandas as pd
 import pytest
 
-from t5qa.experiments import (
+from t5qa.plan.experiments import (
     DEFAULT,
     build_experiments,
     deep_merge,
@@ -237,7 +237,7 @@ def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
 
 
 def test_each_record_names_every_folder_it_shares(config):
-    """The complete record (t5qa.experiments.link_shared): shared folder prefixes and whose trained model is used."""
+    """The record (t5qa.plan.experiments.link_shared): shared folder prefixes and whose trained model is used."""
     config["experiments"] = {
         "lr": {"train": {"learning_rate": 0.001}},
         "lr_again": {"train": {"learning_rate": 0.001}, "predict": {"num_beams": 2}},
@@ -267,7 +267,7 @@ def test_each_record_names_every_folder_it_shares(config):
 
 
 def test_shared_indexes_point_each_prefix_at_one_user(config):
-    from t5qa.experiments import hub_index, shared_index
+    from t5qa.plan.experiments import hub_index, shared_index
 
     config["experiments"] = {
         "a": {"tokenize": {"max_source_length": 100}},
@@ -283,7 +283,7 @@ def test_shared_indexes_point_each_prefix_at_one_user(config):
 def test_varied_settings_are_the_columns_that_set_experiments_apart(config):
     """The summary's setting columns: what a sweep's grid or an experiment overrides and the compared experiments
     do not share (train.seed has its own column; a shared override and resources are no column)."""
-    from t5qa.experiments import summary_name, varied_settings
+    from t5qa.plan.experiments import summary_name, varied_settings
 
     config["sweeps"] = [
         {

@@ -3,8 +3,7 @@ import re
 import pytest
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq
 
-from t5qa.errors import InputError
-from t5qa.features import (
+from t5qa.data.features import (
     check_template,
     make_tokenize_fn,
     mask_padding,
@@ -12,6 +11,7 @@ from t5qa.features import (
     render_input,
     target_text,
 )
+from t5qa.errors import InputError
 from t5qa.settings import TokenizeSettings
 
 TEMPLATE = TokenizeSettings.from_dict({}).template  # the schema's default
@@ -126,7 +126,7 @@ def test_answer_cell_target_is_every_gold_as_stored():
 
 
 def test_template_without_context_is_checked():
-    from t5qa.features import check_template_without_context, choose_template
+    from t5qa.data.features import check_template_without_context, choose_template
 
     check_template_without_context(None)
     check_template_without_context("{question}")

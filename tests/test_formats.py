@@ -1,4 +1,4 @@
-"""The format registry is the one list of formats, and t5qa.sources the one place that decides how a split is read."""
+"""The format registry is the one list of formats, and t5qa.data.sources the one place deciding how a split is read."""
 
 import json
 
@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 from t5qa import UNIFORM_COLUMNS
-from t5qa.config_check import config_problems
+from t5qa.data.formats import FORMATS, get_format
+from t5qa.data.normalize import normalize_file
+from t5qa.data.sources import SPLITS, TEST, normalize_settings, raw_extension, read_split, split_spec
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS, get_format
-from t5qa.normalize import normalize_file
+from t5qa.plan.config_check import config_problems
 from t5qa.settings import NormalizeSettings, config_schema, schema_entry
-from t5qa.sources import SPLITS, TEST, normalize_settings, raw_extension, read_split, split_spec
 
 from .conftest import squad_json
 
@@ -83,7 +83,7 @@ def test_an_unknown_format_is_refused_with_a_suggestion():
     ]
 
 
-# --- t5qa.sources: splits as the validated config (defaults filled in) gives them
+# --- t5qa.data.sources: splits as the validated config (defaults filled in) gives them
 
 
 def spec(**changes) -> dict:

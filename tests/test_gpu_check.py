@@ -76,10 +76,10 @@ def test_quick_run_rows(quick_run):
         pipeline, baseline = (rows["train throughput", model, s, False, 1] for s in ("pipeline", "seq2seq_qa_384"))
         assert baseline["padding_share"] > pipeline["padding_share"]  # padding to 384 pads most of each batch
 
-    trained = rows["pipeline train", "t5-small", "t5qa.train.train (Seq2SeqTrainer)", False, 1]
+    trained = rows["pipeline train", "t5-small", "t5qa.model.train.train (Seq2SeqTrainer)", False, 1]
     assert trained["status"] == "ok" and trained["loss_finite"] and trained["eval_f1"] is not None
     assert trained["steps"] == 4 and trained["tokens_per_s"] > 0
-    predicted = rows["pipeline predict", "t5-small", "t5qa.predict.predict (length-sorted batches", False, 1]
+    predicted = rows["pipeline predict", "t5-small", "t5qa.model.predict.predict (length-sorted batches", False, 1]
     assert predicted["status"] == "ok" and predicted["examples"] == result["data"]["validation_questions"] == 16
 
     # No GPU: the two-process rows run 2 CPU processes through the workflow's launcher (the code path).

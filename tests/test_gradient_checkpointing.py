@@ -6,10 +6,10 @@ import subprocess
 import datasets
 from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
-from t5qa.model_io import load_model
+from t5qa.model.model_io import load_model
+from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.training_data import load_train_split
 from t5qa.settings import TrainSettings
-from t5qa.train import QATrainer, training_arguments
-from t5qa.training_data import load_train_split
 
 from . import test_training
 from .conftest import REPO

@@ -1,4 +1,4 @@
-"""How train and predict start (t5qa.launch): plain python for one process, `accelerate launch` for several, the
+"""How train and predict start (t5qa.plan.launch): plain python for one process, `accelerate launch` for several, the
 user's accelerate config checked against the job before anything starts, and a hermetic launch (the user's default
 accelerate config never read) when none is named."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from t5qa.errors import InputError
-from t5qa.launch import (
+from t5qa.plan.launch import (
     HERMETIC_CONFIG,
     Job,
     Machine,
@@ -41,7 +41,7 @@ pathlib.Path(__file__).with_name(f"probe-{os.getpid()}.json").write_text(json.du
 def launch(tmp_path: Path, *options: str, env: dict | None = None) -> subprocess.CompletedProcess:
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
-    command = [sys.executable, "-m", "t5qa.launch", *options, "--", str(probe)]
+    command = [sys.executable, "-m", "t5qa.plan.launch", *options, "--", str(probe)]
     return subprocess.run(command, capture_output=True, text=True, env=env or ONE_THREAD, timeout=300)
 
 
@@ -104,9 +104,9 @@ def test_the_rule_runs_one_launcher_per_node_through_srun():
     words = rule_launcher(gpus=8, nodes=2, cpus=8, mpi="srun", tasks=2, tasks_per_gpu=0, config="c/fsdp.yaml")
     assert words == (
         "srun --nodes=2 --ntasks-per-node=1 --cpus-per-task=8 --kill-on-bad-exit=1 "
-        "python -m t5qa.launch --gpus 8 --nodes 2 --accelerate-config c/fsdp.yaml --precision auto --"
+        "python -m t5qa.plan.launch --gpus 8 --nodes 2 --accelerate-config c/fsdp.yaml --precision auto --"
     )
-    assert rule_launcher(gpus=2) == "python -m t5qa.launch --gpus 2 --nodes 1 --"
+    assert rule_launcher(gpus=2) == "python -m t5qa.plan.launch --gpus 2 --nodes 1 --"
     # Without the plugin's mpi resource, the plugin would start the command inside a one-node step of its own.
     with pytest.raises(InputError, match="mpi: srun, tasks: 2 .* tasks_per_gpu: 0"):
         rule_launcher(gpus=2, nodes=2, cpus=8)
@@ -234,7 +234,7 @@ def test_one_process_replaces_the_launcher(tmp_path, poisoned_hf_home, config):
         options += ["--accelerate-config", str(write(tmp_path, "one.yaml", config))]
     probe = write(tmp_path, "probe.py", PROBE)
     process = subprocess.Popen(
-        [sys.executable, "-m", "t5qa.launch", *options, "--", str(probe)],
+        [sys.executable, "-m", "t5qa.plan.launch", *options, "--", str(probe)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,7 +8,7 @@ import pytest
 
 from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
-from t5qa.metrics import evaluate, load_predictions, name_references
+from t5qa.evaluate.metrics import evaluate, load_predictions, name_references
 from t5qa.text import gold_answers
 
 from .conftest import SCRIPTS, run_script

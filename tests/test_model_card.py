@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from t5qa.features import render_input
-from t5qa.model_card import render_model_card
+from t5qa.data.features import render_input
+from t5qa.model.model_card import render_model_card
 
 TRAIN_SETTINGS = {"learning_rate": 0.003, "epochs": 25, "batch_size": 16, "lr_scheduler": "linear", "bf16": True}
 TINY_ARCHITECTURE = {"d_model": 16, "d_ff": 32, "d_kv": 8, "num_heads": 2, "num_layers": 1, "num_decoder_layers": 1}
@@ -179,7 +179,7 @@ def test_usage_snippet_builds_the_training_input():
 def test_usage_snippet_runs(tiny_tokenizer, tmp_path):
     from transformers import AutoTokenizer
 
-    from t5qa.scratch_model import build_model
+    from t5qa.model.scratch_model import build_model
 
     model_dir = tmp_path / "model"
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)

@@ -40,7 +40,7 @@ def machine_launcher(rank: int, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "t5qa.launch",
+        "t5qa.plan.launch",
         "--gpus",
         "2",
         "--nodes",

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.formats import FORMATS
+from t5qa.data.normalize import holdout_mask, normalize_file
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS
-from t5qa.normalize import holdout_mask, normalize_file
 from t5qa.settings import NormalizeSettings
 from t5qa.text import process_text, split_answers
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.formats import FORMATS
+from t5qa.data.normalize import normalize_file
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS
-from t5qa.normalize import normalize_file
 from t5qa.settings import NormalizeSettings
 from t5qa.text import process_text, split_answers
 

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.image import imread
 
 from t5qa.errors import InputError
-from t5qa.plot_training import describe_best, load_training_log, plot_training
+from t5qa.model.plot_training import describe_best, load_training_log, plot_training
 
 from .conftest import run_script
 

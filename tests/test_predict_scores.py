@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from t5qa.predict import Generated, choose_answer, generate_batch, sequence_scores
-from t5qa.scratch_model import build_model
+from t5qa.model.predict import Generated, choose_answer, generate_batch, sequence_scores
+from t5qa.model.scratch_model import build_model
 from t5qa.settings import PredictSettings
 
 NA = "unanswerable"
@@ -100,10 +100,10 @@ def test_a_question_split_into_windows_gets_one_prediction_with_its_scores(tiny,
 
     import pandas as pd
 
-    from t5qa.metrics import evaluate
-    from t5qa.predict import predict
+    from t5qa.data.tokenize_data import tokenize_dataset
+    from t5qa.evaluate.metrics import evaluate
+    from t5qa.model.predict import predict
     from t5qa.settings import TokenizeSettings
-    from t5qa.tokenize_data import tokenize_dataset
 
     tokenizer, model = tiny
     model_dir = tmp_path / "model"

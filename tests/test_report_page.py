@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from t5qa.errors import InputError
-from t5qa.report_page import load_report_inputs, parse_normalize_stats_arguments, render_report_page
+from t5qa.report.report_page import load_report_inputs, parse_normalize_stats_arguments, render_report_page
 
 from .conftest import run_script
 
@@ -264,7 +264,7 @@ def test_load_report_inputs_reads_what_the_page_shows(inputs):
 
 
 def test_report_labels_carry_the_scores_the_landing_page_shows(tmp_path):
-    from t5qa.report_labels import score_labels, summary_labels
+    from t5qa.report.report_labels import score_labels, summary_labels
 
     (tmp_path / "metrics.json").write_text(json.dumps(METRICS))
     assert score_labels(tmp_path / "metrics.json", "default", "demo") == {

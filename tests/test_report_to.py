@@ -4,10 +4,10 @@ import importlib.util
 
 import pytest
 
-from t5qa.checkpoints import OPERATIONAL_SETTINGS
 from t5qa.errors import InputError
+from t5qa.model.checkpoints import OPERATIONAL_SETTINGS
+from t5qa.model.train import training_arguments
 from t5qa.settings import TrainSettings
-from t5qa.train import training_arguments
 
 
 def test_tensorboard_is_the_default_and_goes_through_our_own_events_writer(tmp_path):

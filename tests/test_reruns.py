@@ -188,7 +188,7 @@ def test_editing_a_step_script_reruns_that_step_and_downstream(built):
 
 def library_modules_run_by(script: Path, library: Path) -> set[str]:
     """The package modules a script imports at any depth, found by the standard library's modulefinder (an oracle
-    independent of t5qa.code_inputs, which the rules use). Only the package's folder is searched: every other
+    independent of t5qa.plan.code_inputs, which the rules use). Only the package's folder is searched: every other
     import is left unresolved, which keeps this quick."""
     finder = modulefinder.ModuleFinder(path=[str(library.parent)])
     finder.run_script(str(script))

@@ -5,8 +5,8 @@ import random
 import pytest
 from rouge_score import rouge_scorer
 
-from t5qa.demo_data import generate
-from t5qa.scoring import rouge_l, rouge_tokens, score_one
+from t5qa.data.demo_data import generate
+from t5qa.evaluate.scoring import rouge_l, rouge_tokens, score_one
 
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 TOLERANCE = 1e-12

@@ -1,4 +1,4 @@
-"""Normalising a large source in chunks (t5qa.normalize.write_normalized, normalize_chunks) gives normalize_file's table
+"""Normalising a large source in chunks (write_normalized, normalize_chunks) gives normalize_file's table
 and stats exactly: the same rows in the same order, ids deduplicated across chunks, drops counted, the holdout split
 by id hash; a table of one chunk gives the same parquet bytes."""
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.normalize import normalize_file, write_normalized
 from t5qa.errors import InputError
-from t5qa.normalize import normalize_file, write_normalized
 from t5qa.settings import NormalizeSettings
 
 from .conftest import REPO

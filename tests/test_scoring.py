@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 from rouge_score import rouge_scorer
 
-from t5qa import causalqa_measures
-from t5qa.scoring import aggregate, compute_exact, compute_f1, normalize_answer, rouge_l, score_one
+from t5qa.evaluate import causalqa_measures
+from t5qa.evaluate.scoring import aggregate, compute_exact, compute_f1, normalize_answer, rouge_l, score_one
 
 
 def test_normalization_follows_the_official_script():
@@ -57,7 +57,7 @@ def test_rouge_l_keeps_articles_as_rouge_score_does():
     assert rouge_l("the cat", "cat") == (1.0, 0.5, pytest.approx(2 / 3))
 
 
-# --- the Webis-CausalQA-22 paper's measures.py (t5qa.causalqa_measures)
+# --- the Webis-CausalQA-22 paper's measures.py (t5qa.evaluate.causalqa_measures)
 
 
 def _their_measures(predictions, ground_truths):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from t5qa import settings_reference
+from t5qa.plan import settings_reference
 from t5qa.settings import config_schema
 
 from .workflow_helpers import REPO
@@ -42,7 +42,7 @@ def test_every_setting_of_model_tokenize_train_predict_has_a_row():
 def test_rewrites_only_the_block_and_check_mode(tmp_path):
     page = tmp_path / "README.md"
     page.write_text(f"# by hand\n\n{settings_reference.BEGIN}\nOLD-BLOCK\n{settings_reference.END}\n\nafter\n")
-    run = [sys.executable, "-m", "t5qa.settings_reference"]
+    run = [sys.executable, "-m", "t5qa.plan.settings_reference"]
     stale = subprocess.run([*run, "--check", str(page)], capture_output=True, text=True)
     assert stale.returncode == 1 and "make docs" in stale.stderr
     subprocess.run([*run, "--write", str(page)], check=True)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from t5qa.errors import InputError
-from t5qa.summary import (
+from t5qa.report.summary import (
     load_runs,
     read_summary_csv,
     setting_columns,
@@ -14,7 +14,7 @@ from t5qa.summary import (
     to_markdown,
     write_summary,
 )
-from t5qa.summary_page import render_summary_page
+from t5qa.report.summary_page import render_summary_page
 
 from .conftest import run_script
 

@@ -9,8 +9,8 @@ import pytest
 
 from t5qa import UNIFORM_COLUMNS
 from t5qa.errors import InputError
-from t5qa.metrics import evaluate, load_predictions
-from t5qa.scoring import best_thresholds, score_one
+from t5qa.evaluate.metrics import evaluate, load_predictions
+from t5qa.evaluate.scoring import best_thresholds, score_one
 
 # --- the official script (evaluate-v2.0.py), its steps transcribed over dicts keyed by qid; kept apart from ours
 

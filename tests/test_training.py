@@ -19,11 +19,11 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import DataCollatorForSeq2Seq
 
-from t5qa.model_io import load_model
-from t5qa.scoring import aggregate, score_one
+from t5qa.evaluate.scoring import aggregate, score_one
+from t5qa.model.model_io import load_model
+from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.training_data import load_eval_set, load_train_split
 from t5qa.settings import TrainSettings
-from t5qa.train import QATrainer, training_arguments
-from t5qa.training_data import load_eval_set, load_train_split
 
 from .conftest import REPO, SCRIPTS, run_script
 from .workflow_helpers import TINY_MODEL, write_tiny_sources
@@ -317,8 +317,8 @@ def test_the_saved_model_is_readable_by_the_group_under_the_umask(uninterrupted)
 def test_a_kill_while_the_model_is_saved_leaves_no_visible_folder(prepared, tmp_path):
     """The final model is staged under a hidden name, like every other output's temporary."""
     killed_while_saving = (
-        "import os, runpy, sys, t5qa.train\n"
-        "t5qa.train.honour_umask = lambda folder: os.kill(os.getpid(), 9)  # dies with the staged folder full\n"
+        "import os, runpy, sys, t5qa.model.train\n"
+        "t5qa.model.train.honour_umask = lambda folder: os.kill(os.getpid(), 9)  # dies with the staged folder full\n"
         "sys.argv = sys.argv[1:]\n"
         "runpy.run_path(sys.argv[0], run_name='__main__')\n"
     )
@@ -384,7 +384,9 @@ def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
     log = result.stdout + result.stderr
     assert "\r" not in log
     assert re.search(r"train steps: 20/20 \(100%\), [\d.]+ steps/s", log), log[-3000:]
-    assert re.search(r"t5qa.train INFO train step=5/20 epoch=[\d.]+ loss=[\d.]+ ", log), log[-3000:]  # one line each
+    assert re.search(r"t5qa.model.train INFO train step=5/20 epoch=[\d.]+ loss=[\d.]+ ", log), log[
+        -3000:
+    ]  # one line each
     assert "{'loss'" not in log  # not the Trainer's printed dicts
 
 
@@ -541,10 +543,10 @@ import json, sys
 from pathlib import Path
 import datasets
 from transformers import DataCollatorForSeq2Seq
-from t5qa.model_io import load_model
+from t5qa.model.model_io import load_model
 from t5qa.settings import TrainSettings
-from t5qa.train import QATrainer, training_arguments
-from t5qa.training_data import load_eval_set, load_train_split, make_scorer
+from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.training_data import load_eval_set, load_train_split, make_scorer
 
 prepared, model_dir, out = map(Path, sys.argv[1:])
 splits = datasets.load_from_disk(str(prepared / "tokenized"))

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from t5qa.config_check import duplicate_keys, schema_problems, validate_config
+from t5qa.plan.config_check import duplicate_keys, schema_problems, validate_config
 from t5qa.settings import allowed, config_schema, schema_entry
 
 from .workflow_helpers import REPO, snakemake, tiny_config, write_config, write_tiny_sources

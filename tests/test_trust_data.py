@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.normalize import normalize_file
+from t5qa.data.tokenize_data import tokenize_dataset
 from t5qa.errors import InputError
-from t5qa.normalize import normalize_file
 from t5qa.settings import NormalizeSettings, TokenizeSettings
-from t5qa.tokenize_data import tokenize_dataset
 
 from .conftest import run_script, squad_json
 from .test_cli_errors import TOKENIZE_SETTINGS, in_process
@@ -152,7 +152,7 @@ def test_validation_rows_repeating_training_rows_are_counted(
         "validation": [("a", _table(tmp_path / "validation.parquet", validation))],
     }
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer)
-    with caplog.at_level(logging.WARNING, logger="t5qa.tokenize_data"):
+    with caplog.at_level(logging.WARNING, logger="t5qa.data.tokenize_data"):
         stats = tokenize_dataset(tables, tokenizer, TokenizeSettings.from_dict(TOKENIZE_SETTINGS), tmp_path / "out")
     overlap = stats["validation"].get("overlap_with_train")
     warnings = [r.getMessage() for r in caplog.records if "overlap_with_train" in r.getMessage()]

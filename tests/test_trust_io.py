@@ -74,7 +74,7 @@ def test_a_full_disk_during_normalize_is_one_line(tmp_path, shape, failing):
     raw.write_text("id,question,context,answer\n1,q?,c,c\n2,r?,d,d\n")
     out = tmp_path / "out" / "table.parquet"
     if failing == "table":
-        # The table is written a chunk at a time through pyarrow's ParquetWriter (t5qa.normalize.write_normalized).
+        # The table is written a chunk at a time through pyarrow's ParquetWriter (t5qa.data.normalize.write_normalized).
         patch = f"""
             import pyarrow.parquet
             def write_table(self, table, *args, **kwargs):

@@ -3,10 +3,10 @@
 import pytest
 from transformers import AutoTokenizer
 
+from t5qa.data.features import make_tokenize_fn, render_with_context_span
+from t5qa.data.tokenize_data import tokenize_dataset
 from t5qa.errors import InputError
-from t5qa.features import make_tokenize_fn, render_with_context_span
 from t5qa.settings import TokenizeSettings
-from t5qa.tokenize_data import tokenize_dataset
 
 QUESTION = "Why did the mill close?"
 WORDS = ["river", "bridge", "market", "school", "garden", "harbour", "station", "tower", "castle", "library"]

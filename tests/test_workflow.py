@@ -65,8 +65,8 @@ def test_whole_dag_on_tiny_data(tmp_path):
     assert re.search(r"\[train tiny\] train step=\d+/15 epoch=[\d.]+ loss=[\d.]+", terminal), terminal[-3000:]
     assert "[predict tiny.jsonl] wrote " in terminal, terminal[-3000:]
     train_log = (tmp_path / "logs" / "train" / "tiny.log").read_text()
-    assert re.search(r"t5qa.train INFO train step=\d+/15 epoch=[\d.]+ loss=", train_log)
-    assert re.search(r"t5qa.train INFO summary step=15/15 epoch=[\d.]+ train_runtime=", train_log)
+    assert re.search(r"t5qa.model.train INFO train step=\d+/15 epoch=[\d.]+ loss=", train_log)
+    assert re.search(r"t5qa.model.train INFO summary step=15/15 epoch=[\d.]+ train_runtime=", train_log)
     assert "{'loss'" not in train_log  # no printed dicts
     assert metrics["dataset"] == "tiny" and metrics["total"] == metrics["HasAns_total"] + metrics["NoAns_total"]
     assert set(metrics["per_source"]) == {"tiny_squad", "tiny_causalqa"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from t5qa.demo_data import generate, to_causalqa_csv, to_squad_json
+from t5qa.data.demo_data import generate, to_causalqa_csv, to_squad_json
 
 REPO = Path(__file__).resolve().parents[1]
 

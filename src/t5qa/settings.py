@@ -246,7 +246,7 @@ class NormalizeSettings(StepSettings):
 
     @classmethod
     def from_config(cls, config: dict) -> dict:
-        raise TypeError("normalize settings differ per source and split: use t5qa.sources.normalize_settings")
+        raise TypeError("normalize settings differ per source and split: use t5qa.data.sources.normalize_settings")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,16 +11,16 @@ from t5qa.settings import (
     TokenizeSettings,
     TrainSettings,
 )
-from t5qa import sources as source_specs
-from t5qa.causalqa_table import check_table, table_cells
-from t5qa.code_inputs import code_inputs
-from t5qa.download import archive_model
+from t5qa.data import sources as source_specs
+from t5qa.report.causalqa_table import check_table, table_cells
+from t5qa.plan.code_inputs import code_inputs
+from t5qa.data.download import archive_model
 from t5qa.errors import InputError
-from t5qa.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, shared_index
-from t5qa.formats import FORMATS
-from t5qa.launch import rule_launcher
+from t5qa.plan.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, shared_index
+from t5qa.data.formats import FORMATS
+from t5qa.plan.launch import rule_launcher
 from t5qa.manifest import sha256_of
-from t5qa.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
+from t5qa.data.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
 SCRIPTS = ROOT / "workflow" / "scripts"
@@ -57,7 +57,7 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-# The shared folders' index: prefix -> an experiment that uses it (t5qa.experiments builds each record).
+# The shared folders' index: prefix -> an experiment that uses it (t5qa.plan.experiments builds each record).
 TOKENIZATIONS = shared_index(EXPERIMENTS, "tokenization")
 SCRATCH_TOKENIZERS = shared_index(EXPERIMENTS, "scratch_tokenizer")
 SCRATCH_MODELS = shared_index(EXPERIMENTS, "model")
@@ -124,7 +124,7 @@ def step_script(name):
 
 
 def step_code(name):
-    """The library modules a step's script imports, at any depth (t5qa.code_inputs): inputs too, for the same
+    """The library modules a step's script imports, at any depth (t5qa.plan.code_inputs): inputs too, for the same
     reason, computed from the code so that they cannot go stale."""
     return list(code_inputs(SCRIPTS / name, LIBRARY))
 
@@ -208,10 +208,10 @@ def gpus(step):
 
 def launcher(step):
     """What starts a step's script: one process per GPU the job holds (one on a CPU-only machine), under
-    `accelerate launch` with the step's accelerate config (t5qa.launch). Derived from resources on purpose: a
+    `accelerate launch` with the step's accelerate config (t5qa.plan.launch). Derived from resources on purpose: a
     param that reads resources is not tracked, so changing the GPU or node count reruns nothing. One process
     without a config runs as plain `python`: no launcher process stands between Snakemake and the trainer, and no
-    user accelerate config leaks into the job (t5qa.launch names one even when the user names none). A `nodes`
+    user accelerate config leaks into the job (t5qa.plan.launch names one even when the user names none). A `nodes`
     resource above 1 runs one launcher per node through srun."""
 
     def words(wildcards, resources, threads):

@@ -3,7 +3,7 @@
 # labels are the columns of the report's lists; a page's EM and F1 are read at report time, so the landing page
 # (workflow/report/workflow.rst) can show them.
 
-from t5qa.report_labels import score_labels
+from t5qa.report.report_labels import score_labels
 
 
 rule plot_training:

@@ -3,8 +3,8 @@
 # (results/summary/<name>.*: the groups it compares and a hash of its rows), so that the next config does not
 # overwrite it; results/summary.{csv,md} are the latest one written. The report shows it as a sortable page.
 
-from t5qa.experiments import experiment_prefix, summary_name, varied_settings
-from t5qa.report_labels import summary_labels
+from t5qa.plan.experiments import experiment_prefix, summary_name, varied_settings
+from t5qa.report.report_labels import summary_labels
 
 SUMMARY_SETTINGS = varied_settings(EXPERIMENTS, list(dict.fromkeys(run["experiment"] for run in EVALUATIONS)))
 SUMMARY_RUNS = [

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.ask import ask, model_tokenize_settings, read_questions
-from t5qa.batching import use_job_threads
+from t5qa.data.batching import use_job_threads
 from t5qa.errors import InputError
+from t5qa.model.ask import ask, model_tokenize_settings, read_questions
 from t5qa.settings import PredictSettings
 
 

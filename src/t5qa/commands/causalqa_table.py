@@ -13,10 +13,10 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import check_destination
-from t5qa.causalqa_table import COLUMNS, build_table, write_table
 from t5qa.errors import InputError
+from t5qa.report.causalqa_table import COLUMNS, build_table, write_table
 
-log = logging.getLogger("t5qa.causalqa_table")
+log = logging.getLogger("t5qa.report.causalqa_table")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,10 +12,10 @@ import math
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.download import fetch, manifest_path
+from t5qa.data.download import fetch, manifest_path
 from t5qa.errors import InputError
 
-log = logging.getLogger("t5qa.download")
+log = logging.getLogger("t5qa.data.download")
 
 
 def main(argv: list[str] | None = None) -> None:

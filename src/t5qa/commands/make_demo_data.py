@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from t5qa.atomic import write_text
-from t5qa.demo_data import render_demo_files, render_long_demo_files
+from t5qa.data.demo_data import render_demo_files, render_long_demo_files
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 When every prediction carries an 'na_prob' (the model's probability of no answer), the official tuned-threshold
 keys best_exact, best_exact_thresh, best_f1, best_f1_thresh are added. 'causalqa_measures' holds EM/F1/ROUGE-L as
-the Webis-CausalQA-22 paper's measures.py computes them (see t5qa.causalqa_measures).
+the Webis-CausalQA-22 paper's measures.py computes them (see t5qa.evaluate.causalqa_measures).
 
 Example:
   python workflow/scripts/metrics.py --predictions P.jsonl --references R.parquet --output M.json
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import atomic_paths, check_destination, write_json
+from t5qa.evaluate.metrics import load_predictions, name_references, question_table, score
 from t5qa.manifest import build_manifest, now
-from t5qa.metrics import load_predictions, name_references, question_table, score
 
-log = logging.getLogger("t5qa.metrics")
+log = logging.getLogger("t5qa.evaluate.metrics")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,12 +11,12 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import atomic_paths
+from t5qa.data.formats import FORMATS
+from t5qa.data.normalize import write_normalized
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS
-from t5qa.normalize import write_normalized
 from t5qa.settings import NormalizeSettings
 
-log = logging.getLogger("t5qa.normalize")
+log = logging.getLogger("t5qa.data.normalize")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,9 +13,9 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import check_destination
-from t5qa.plot_training import load_training_log, plot_training
+from t5qa.model.plot_training import load_training_log, plot_training
 
-log = logging.getLogger("t5qa.plot_training")
+log = logging.getLogger("t5qa.model.plot_training")
 
 
 def main(argv: list[str] | None = None) -> None:

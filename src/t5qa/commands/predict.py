@@ -11,12 +11,12 @@ import dataclasses
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.batching import use_job_threads
-from t5qa.model_io import auto_max_new_tokens
-from t5qa.predict import predict
+from t5qa.data.batching import use_job_threads
+from t5qa.data.tokenize_stats import read_tokenize_stats
+from t5qa.model.model_io import auto_max_new_tokens
+from t5qa.model.predict import predict
 from t5qa.progress import echo_to
 from t5qa.settings import PredictSettings
-from t5qa.tokenize_stats import read_tokenize_stats
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import check_destination
-from t5qa.download import TOKENIZER_FILES, extract_folder
+from t5qa.data.download import TOKENIZER_FILES, extract_folder
 from t5qa.errors import InputError
 
 log = logging.getLogger("t5qa.prefetch_archive_model")
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         if not args.tokenizer:
             raise InputError(f"{archive}: the folder {args.member!r} holds no tokenizer; give --tokenizer")
-        from t5qa.features import load_tokenizer
+        from t5qa.data.features import load_tokenizer
 
         load_tokenizer(args.tokenizer).save_pretrained(folder)
         log.info("%s has no tokenizer: saved %s's beside it", args.member, args.tokenizer)

@@ -14,9 +14,14 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import check_destination
-from t5qa.report_page import load_report_inputs, parse_normalize_stats_arguments, render_report_page, write_report_page
+from t5qa.report.report_page import (
+    load_report_inputs,
+    parse_normalize_stats_arguments,
+    render_report_page,
+    write_report_page,
+)
 
-log = logging.getLogger("t5qa.report_page")
+log = logging.getLogger("t5qa.report.report_page")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.atomic import atomic_path
-from t5qa.features import load_tokenizer
-from t5qa.model_io import honour_umask
-from t5qa.scratch_model import build_model, tokenizer_texts, train_tokenizer
+from t5qa.data.features import load_tokenizer
+from t5qa.model.model_io import honour_umask
+from t5qa.model.scratch_model import build_model, tokenizer_texts, train_tokenizer
 from t5qa.settings import ScratchModelSettings, ScratchTokenizerSettings
 
 log = logging.getLogger("t5qa.scratch")

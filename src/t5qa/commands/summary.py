@@ -15,9 +15,9 @@ from pathlib import Path
 from t5qa import cli
 from t5qa.atomic import check_destination
 from t5qa.errors import InputError
-from t5qa.summary import load_runs, summary_table, write_summary
+from t5qa.report.summary import load_runs, summary_table, write_summary
 
-log = logging.getLogger("t5qa.summary")
+log = logging.getLogger("t5qa.report.summary")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,10 +10,10 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import check_destination
-from t5qa.summary import read_summary_csv
-from t5qa.summary_page import render_summary_page, write_page
+from t5qa.report.summary import read_summary_csv
+from t5qa.report.summary_page import render_summary_page, write_page
 
-log = logging.getLogger("t5qa.summary_page")
+log = logging.getLogger("t5qa.report.summary_page")
 
 
 def main(argv: list[str] | None = None) -> None:

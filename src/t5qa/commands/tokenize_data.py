@@ -13,13 +13,13 @@ import logging
 
 from t5qa import cli
 from t5qa.atomic import check_destination
+from t5qa.data.features import load_tokenizer
+from t5qa.data.tokenize_data import tokenize_dataset
+from t5qa.data.tokenize_stats import write_tokenize_stats
 from t5qa.errors import InputError
-from t5qa.features import load_tokenizer
 from t5qa.settings import TokenizeSettings
-from t5qa.tokenize_data import tokenize_dataset
-from t5qa.tokenize_stats import write_tokenize_stats
 
-log = logging.getLogger("t5qa.tokenize_data")
+log = logging.getLogger("t5qa.data.tokenize_data")
 
 
 def main(argv: list[str] | None = None) -> None:

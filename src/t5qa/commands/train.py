@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.batching import use_job_threads
+from t5qa.data.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.manifest import build_manifest, now
+from t5qa.model.train import train
 from t5qa.progress import echo_to
 from t5qa.settings import TrainSettings
-from t5qa.train import train
 
-log = logging.getLogger("t5qa.train")
+log = logging.getLogger("t5qa.model.train")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from t5qa.download import check_location
+from t5qa.data.download import check_location
+from t5qa.data.formats import FORMATS, get_format
+from t5qa.data.sources import ALL_SPLITS
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS, get_format
 from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
-from t5qa.sources import ALL_SPLITS
 
 
 def _undeclared(kind: str, name: str, section: str, declared) -> str:

@@ -1,7 +1,7 @@
 """Batched greedy (or beam) generation over the tokenized validation (or test) split.
 
 Model inputs (a question, or one window of a long one) are sorted by length (longest first) and cut into batches
-once: `batch_size` inputs each, or with `batch_tokens` as many as fit that many padded tokens (t5qa.batching), so a
+once: `batch_size` inputs each, or with `batch_tokens` as many as fit that many padded tokens (t5qa.data.batching), so a
 batch of short inputs holds more of them. Batch b goes to process b % world_size, so every batch, and so every
 prediction, is the same whatever the number of processes.
 
@@ -28,17 +28,17 @@ from tqdm import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-from t5qa import attention
 from t5qa.atomic import atomic_path, check_destination
-from t5qa.batching import token_budget_batches
 from t5qa.cli import first_line
+from t5qa.data.batching import token_budget_batches
+from t5qa.data.features import prediction_to_answer
 from t5qa.errors import InputError
-from t5qa.features import prediction_to_answer
-from t5qa.model_io import load_model
+from t5qa.model import attention
+from t5qa.model.model_io import load_model
 from t5qa.progress import Ticker, on_terminal
 from t5qa.settings import PredictSettings
 
-log = logging.getLogger("t5qa.predict")
+log = logging.getLogger("t5qa.model.predict")
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:

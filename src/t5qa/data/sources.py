@@ -8,7 +8,7 @@ strict), so they are read as they are, never defaulted again here.
 from __future__ import annotations
 
 from t5qa import ALL_SPLITS, SPLITS, TEST  # noqa: F401  (re-exported: the rules read them here)
-from t5qa.formats import FORMATS
+from t5qa.data.formats import FORMATS
 from t5qa.settings import NormalizeSettings
 
 

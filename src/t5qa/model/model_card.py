@@ -10,7 +10,7 @@ from pathlib import Path
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
-from t5qa.model_io import auto_max_new_tokens
+from t5qa.model.model_io import auto_max_new_tokens
 
 # SQuAD 2.0's first question: an answer the context holds.
 EXAMPLE_QUESTION = "In what country is Normandy located?"

@@ -21,7 +21,7 @@ import re
 import string
 from collections import Counter
 
-from t5qa.scoring import rouge_l_tokens, rouge_tokens
+from t5qa.evaluate.scoring import rouge_l_tokens, rouge_tokens
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

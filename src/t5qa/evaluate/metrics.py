@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from t5qa import causalqa_measures
 from t5qa.cli import load_json, read_table
 from t5qa.errors import InputError
-from t5qa.scoring import aggregate, best_thresholds, normalize_answer, score_one
+from t5qa.evaluate import causalqa_measures
+from t5qa.evaluate.scoring import aggregate, best_thresholds, normalize_answer, score_one
 from t5qa.text import gold_answers, split_answers
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from t5qa.atomic import atomic_path
 from t5qa.cli import read_json_file, require_object
+from t5qa.data.sources import SPLITS
+from t5qa.data.tokenize_stats import TRUNCATION_KEYS, load_tokenize_stats
 from t5qa.errors import InputError
-from t5qa.sources import SPLITS
-from t5qa.tokenize_stats import TRUNCATION_KEYS, load_tokenize_stats
 
 # The official SQuAD v2.0 keys (HasAns_*/NoAns_* only where such questions exist) and ROUGE-L.
 SCORE_KEYS = (

@@ -18,14 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.features import load_tokenizer
+from t5qa.data.tokenize_data import tokenize_dataset
+from t5qa.data.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 from t5qa.errors import InputError
-from t5qa.features import load_tokenizer
-from t5qa.model_io import auto_max_new_tokens
-from t5qa.predict import predict
+from t5qa.model.model_io import auto_max_new_tokens
+from t5qa.model.predict import predict
 from t5qa.settings import PredictSettings, TokenizeSettings
 from t5qa.text import process_text
-from t5qa.tokenize_data import tokenize_dataset
-from t5qa.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 
 SOURCE = "asked"  # the source name the questions get in the temporary tables
 

@@ -2,9 +2,9 @@
 Markdown table per top-level setting, every nested key on its own row (key path, type or allowed values, default,
 description), so the schema stays the only place that states a default.
 
-    python -m t5qa.settings_reference                            # print the tables
-    python -m t5qa.settings_reference --write config/README.md   # rewrite the generated block (make docs)
-    python -m t5qa.settings_reference --check config/README.md   # exit 1 when the block is stale
+    python -m t5qa.plan.settings_reference                            # print the tables
+    python -m t5qa.plan.settings_reference --write config/README.md   # rewrite the generated block (make docs)
+    python -m t5qa.plan.settings_reference --check config/README.md   # exit 1 when the block is stale
 
 Only the text between the two marker comments is rewritten; the rest of the file is written by hand.
 """
@@ -22,7 +22,7 @@ from t5qa.settings import config_schema
 
 BEGIN = "<!-- BEGIN settings reference: generated from src/t5qa/config.schema.yaml by `make docs`; do not edit -->"
 END = "<!-- END settings reference -->"
-REGENERATE = "make docs  (python -m t5qa.settings_reference --write config/README.md)"
+REGENERATE = "make docs  (python -m t5qa.plan.settings_reference --write config/README.md)"
 
 # The $defs rendered as a table of their own, named in the rows that use them.
 SHARED = {"location": "a split's location"}
@@ -198,7 +198,9 @@ def is_current(path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], prog="python -m t5qa.settings_reference")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n", 1)[0], prog="python -m t5qa.plan.settings_reference"
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--write", metavar="FILE", type=Path, help="rewrite the generated block of FILE")
     group.add_argument("--check", metavar="FILE", type=Path, help="exit 1 when FILE's generated block is stale")

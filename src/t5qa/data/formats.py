@@ -3,7 +3,7 @@ reader and what its file holds. Nothing else lists format names: the config sche
 config_check refuses an unknown one at DAG build and the normalize step when it reads its settings (`get_format`).
 
 A reader reads a whole file exactly or refuses it with one `InputError` line naming the file, where (line, JSON
-path) and what. It returns the file's records, each with where it is in the file; the normalize step (t5qa.normalize)
+path) and what. It returns the file's records, each with where it is in the file; normalize (t5qa.data.normalize)
 maps them to the uniform columns and validates them.
 
 Encoding: every text format is UTF-8, with or without a byte-order mark (read the same either way). Other bytes

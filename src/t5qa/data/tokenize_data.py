@@ -11,13 +11,13 @@ import pyarrow as pa
 
 from t5qa.atomic import atomic_path, atomic_paths
 from t5qa.cli import read_table
+from t5qa.data.features import DIAGNOSTIC_COLUMNS, check_template, length_stats, make_tokenize_fn
+from t5qa.data.formats import MAX_EXAMPLE_IDS
 from t5qa.errors import InputError
-from t5qa.features import DIAGNOSTIC_COLUMNS, check_template, length_stats, make_tokenize_fn
-from t5qa.formats import MAX_EXAMPLE_IDS
 from t5qa.settings import TokenizeSettings
 from t5qa.text import gold_answers
 
-log = logging.getLogger("t5qa.tokenize_data")
+log = logging.getLogger("t5qa.data.tokenize_data")
 # What the Arrow folder keeps for training, validation during training and prediction.
 # A question too long for one input has several rows (windows), numbered by `window`; `primary` marks one per question.
 ANSWERS_FEATURE = datasets.List(datasets.Value("string"))

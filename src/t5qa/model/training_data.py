@@ -14,9 +14,9 @@ import pyarrow
 from transformers import EvalPrediction
 
 from t5qa.cli import first_line
+from t5qa.data.features import prediction_to_answer
 from t5qa.errors import InputError
-from t5qa.features import prediction_to_answer
-from t5qa.scoring import aggregate, score_one
+from t5qa.evaluate.scoring import aggregate, score_one
 
 MODEL_COLUMNS = ["input_ids", "attention_mask", "labels", "length"]
 EVAL_COLUMNS = ["input_ids", "attention_mask", "labels"]

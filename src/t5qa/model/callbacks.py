@@ -13,11 +13,11 @@ import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
-from t5qa.checkpoints import prune_best_models, save_best_model, write_marker
+from t5qa.model.checkpoints import prune_best_models, save_best_model, write_marker
 from t5qa.progress import Ticker
 from t5qa.settings import TrainSettings
 
-log = logging.getLogger("t5qa.train")
+log = logging.getLogger("t5qa.model.train")
 
 
 class StopOnSignal(TrainerCallback):

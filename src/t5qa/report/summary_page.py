@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from t5qa.atomic import atomic_path
-from t5qa.summary import MISSING, NAME_COLUMNS, STD_SUFFIX, is_aggregate, score_text, setting_columns, setting_text
+from t5qa.report.summary import (
+    MISSING,
+    NAME_COLUMNS,
+    STD_SUFFIX,
+    is_aggregate,
+    score_text,
+    setting_columns,
+    setting_text,
+)
 
 # Columns shown once above the page's table when every row has the same value; columns left to the CSV (NoAns EM
 # is NoAns F1: the empty answer scores 0 or 100 on both).

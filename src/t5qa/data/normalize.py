@@ -1,6 +1,6 @@
 """Turn any supported source into the uniform table, reading every input exactly or refusing it.
 
-How each file format is read, and what is refused while reading it: t5qa.formats. Here the records a reader
+How each file format is read, and what is refused while reading it: t5qa.data.formats. Here the records a reader
 returns become the uniform table. Structural problems raise one `InputError` line naming the file and what: a
 column mapping naming a field the file lacks, a fixed-layout file without its columns. Row problems (empty
 question, duplicate id, a wrong-typed field) drop the row and count it in the stats with its id (or its position
@@ -24,7 +24,7 @@ A row whose golds all vanish once processed (pure markup such as "<br>") is drop
 (`answer_empty_when_processed`).
 
 Holdout: a source without a validation file has both its tables carved out of its train file by a hash of the id
-(t5qa.sources decides which split gets which part).
+(t5qa.data.sources decides which split gets which part).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from typing import Any
 import pandas as pd
 
 from t5qa import UNIFORM_COLUMNS
+from t5qa.data.formats import FORMATS, SURROGATE, Format, Records, Row, Tally, get_format, json_type
 from t5qa.errors import InputError
-from t5qa.formats import FORMATS, SURROGATE, Format, Records, Row, Tally, get_format, json_type
 from t5qa.settings import NormalizeSettings
 from t5qa.text import join_answers, process_answers, process_text, split_answers
 
@@ -319,7 +319,7 @@ def normalize_chunks(
     path: str | Path, settings: NormalizeSettings, stats: dict[str, Any], chunk_rows: int | None = CHUNK_ROWS
 ) -> Iterator[pd.DataFrame]:
     """normalize_file's table in frames of the rows kept from `chunk_rows` rows of the file at a time (None: one
-    frame of them all), so that a streamed file (CSV, TSV: t5qa.formats.read_delimited) is never held whole; the
+    frame of them all), so that a streamed file (CSV, TSV: t5qa.data.formats.read_delimited) is never held whole; the
     frames hold the same rows in the same order as the one table. The file is read and checked before the first
     frame (a malformed file fails first); `stats` is filled in once the last frame is consumed."""
     path = Path(path)

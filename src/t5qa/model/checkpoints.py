@@ -20,7 +20,7 @@ from pathlib import Path
 from transformers import Seq2SeqTrainer
 
 from t5qa.manifest import sha256_of
-from t5qa.model_io import use_bf16
+from t5qa.model.model_io import use_bf16
 from t5qa.settings import TrainSettings
 
 RUN_MARKER = "t5qa_run.json"  # written into a checkpoint once every rank has saved its part
@@ -29,7 +29,7 @@ BEST_PREFIX = "best-"  # best-<step>: the model of the best evaluation so far, b
 # (Not gradient_checkpointing: it computes the same weights only up to float rounding, the order in which gradients
 # add up changes.)
 OPERATIONAL_SETTINGS = {"save_steps", "logging_steps", "report_to"}
-log = logging.getLogger("t5qa.train")
+log = logging.getLogger("t5qa.model.train")
 
 
 def run_fingerprint(settings: TrainSettings, model_source: str, tokenized_dir: Path, world_size: int) -> dict:

@@ -25,7 +25,7 @@ COLUMNS = {
     "released_original": "released original",
     "released_random": "released random",
 }
-# The measure -> its key in a metrics file's causalqa_measures (t5qa.causalqa_measures.aggregate).
+# The measure -> its key in a metrics file's causalqa_measures (t5qa.evaluate.causalqa_measures.aggregate).
 MEASURES = {"EM": "exact", "F1": "f1", "ROUGE-L": "rougeL_f1"}
 
 
@@ -113,8 +113,9 @@ def markdown(table: pd.DataFrame) -> str:
                 values.append("—" if pd.isna(value) else f"{value:.2f}")
         lines.append("| " + " | ".join(values) + " |")
     note = (
-        "\nEM, F1 and ROUGE-L as the Webis-CausalQA-22 paper computes them (0-100, t5qa.causalqa_measures); each "
-        "model scored on the validation split of the family it names (base: the original split).\n"
+        "\nEM, F1 and ROUGE-L as the Webis-CausalQA-22 paper computes them (0-100, "
+        "t5qa.evaluate.causalqa_measures); each model scored on the validation split of the family it names "
+        "(base: the original split).\n"
     )
     return "\n".join(lines) + "\n" + note
 

@@ -21,8 +21,8 @@ import itertools
 import json
 import re
 
+from t5qa.data.sources import TEST
 from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
-from t5qa.sources import TEST
 
 DEFAULT = "default"
 SECTIONS = ("model", "tokenize", "train", "predict")

@@ -2,11 +2,11 @@
 
 On SIGTERM (Slurm's warning before a kill) the trainer saves a checkpoint at the end of the current step and exits
 with status 143 (on Ctrl-C alike, status 130); a rerun continues from the newest complete checkpoint of the same run
-(t5qa.checkpoints). A resumed run ends with the same weights as an uninterrupted one: the data order of each epoch
+(t5qa.model.checkpoints). A resumed run ends with the same weights as an uninterrupted one: the data order of each epoch
 depends only on the seed and the epoch number, and the Trainer restores optimizer, scheduler and RNG states.
 
 Batches hold `batch_size` examples (length-grouped by default), or, with `batch_tokens`, as many length-bucketed
-examples as fit that many padded input tokens (t5qa.batching: same batches for the same seed and epoch, whole
+examples as fit that many padded input tokens (t5qa.data.batching: same batches for the same seed and epoch, whole
 batches per process). Either way the loss of an optimizer step is the mean over every answer token of the step, all
 its micro-batches and processes together (`QATrainer.compute_loss`): a batch of many short examples weighs by its
 tokens, not as one batch. The gradient's scale therefore does not depend on the batch sizes, only its noise does:
@@ -39,9 +39,11 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import seed_worker
 
-from t5qa import attention
-from t5qa.batching import TokenBudgetBatchSampler
-from t5qa.callbacks import (
+from t5qa.data.batching import TokenBudgetBatchSampler
+from t5qa.data.tokenize_stats import STATS_IN_MODEL, load_tokenize_stats, read_tokenize_stats
+from t5qa.errors import InputError
+from t5qa.model import attention
+from t5qa.model.callbacks import (
     BarOnly,
     KeepBest,
     LogLines,
@@ -51,23 +53,21 @@ from t5qa.callbacks import (
     StopOnSignal,
     TensorBoardEvents,
 )
-from t5qa.checkpoints import (
+from t5qa.model.checkpoints import (
     BEST_PREFIX,
     checkpoint_best_step,
     clear_checkpoint_dir,
     resumable_checkpoint,
     run_fingerprint,
 )
-from t5qa.errors import InputError
-from t5qa.model_card import render_model_card
-from t5qa.model_io import auto_max_new_tokens, honour_umask, load_model, use_bf16
-from t5qa.plot_training import plot_training
+from t5qa.model.model_card import render_model_card
+from t5qa.model.model_io import auto_max_new_tokens, honour_umask, load_model, use_bf16
+from t5qa.model.plot_training import plot_training
+from t5qa.model.training_data import load_eval_set, load_splits, load_train_split, make_scorer
 from t5qa.progress import on_terminal
 from t5qa.settings import TrainSettings
-from t5qa.tokenize_stats import STATS_IN_MODEL, load_tokenize_stats, read_tokenize_stats
-from t5qa.training_data import load_eval_set, load_splits, load_train_split, make_scorer
 
-log = logging.getLogger("t5qa.train")
+log = logging.getLogger("t5qa.model.train")
 TRAINING_LOG = "log_history.json"  # in the final model folder
 
 

@@ -26,7 +26,7 @@ from t5qa.errors import InputError
 from t5qa.manifest import now
 from t5qa.progress import Ticker, on_terminal
 
-log = logging.getLogger("t5qa.download")
+log = logging.getLogger("t5qa.data.download")
 CHUNK = 1 << 20
 # Server-side and network hiccups are worth retrying; a 404 or 403 is not.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}

@@ -19,7 +19,7 @@ rules drop, such as "the", still counts), or the single gold "" when it has none
   "café" is the token "caf", "日本" no token at all. We do the same, so a non-ASCII-only prediction and gold have
   no tokens and, by the rule above, score 1 here (0 in rouge-score).
 The Webis-CausalQA-22 paper's variant (rouge-score on officially normalised text, empty vs empty = 0) is in
-t5qa.causalqa_measures.
+t5qa.evaluate.causalqa_measures.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from t5qa.cli import first_line
+from t5qa.data.features import PRETRAINED_ERRORS
 from t5qa.errors import InputError
-from t5qa.features import PRETRAINED_ERRORS
 
 
 def load_model(model_dir: Path):

@@ -10,14 +10,14 @@ several) under `accelerate launch`, with the accelerate config the user names, o
   `nodes` resource), this machine's rank and the main address and port are always the launcher's own flags. A named
   config that contradicts them (num_processes 8 on a 1-GPU job, num_machines 2 on a 1-node job, MULTI_GPU with one
   process, fp16, ...) is one `error:` line before anything starts.
-- **Several nodes.** The rule runs `srun --nodes N --ntasks-per-node 1 ... python -m t5qa.launch ...`: one launcher
+- **Several nodes.** The rule runs `srun --nodes N --ntasks-per-node 1 ... python -m t5qa.plan.launch ...`: one launcher
   per node, each finding its machine rank and the main node (the first host of the step's node list) in the Slurm
   environment; the main port is derived from the job id, so every node agrees on it.
 - **Signals.** The launcher never stays between Snakemake (or srun) and the trainer as a process of its own: it
   replaces itself (exec) with the trainer, or with accelerate's launcher (torchrun), which forwards SIGTERM to the
   training processes and waits for them.
 
-Run as `python -m t5qa.launch --gpus G [--nodes N] [--accelerate-config FILE] -- SCRIPT ARGS...`.
+Run as `python -m t5qa.plan.launch --gpus G [--nodes N] [--accelerate-config FILE] -- SCRIPT ARGS...`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from t5qa import cli
 from t5qa.cli import first_line
 from t5qa.errors import InputError
 
-log = logging.getLogger("t5qa.launch")
+log = logging.getLogger("t5qa.plan.launch")
 HERMETIC_CONFIG = Path(__file__).with_name("accelerate_hermetic.yaml")
 # The distributed types this launcher starts. FSDP and DeepSpeed run under torchrun even with one process.
 DISTRIBUTED_TYPES = ("NO", "MULTI_GPU", "FSDP", "DEEPSPEED")
@@ -277,7 +277,7 @@ def rule_launcher(
     job = job_shape(gpus, nodes)
     if job.processes == 1 and job.nodes == 1 and not config:
         return "python"
-    words = ["python", "-m", "t5qa.launch", "--gpus", str(gpus), "--nodes", str(nodes)]
+    words = ["python", "-m", "t5qa.plan.launch", "--gpus", str(gpus), "--nodes", str(nodes)]
     if config:
         words += ["--accelerate-config", config, "--precision", precision]
     words.append("--")
@@ -296,9 +296,9 @@ def rule_launcher(
 def main() -> int:
     argv = sys.argv[1:]
     if "--" not in argv:
-        raise InputError("usage: python -m t5qa.launch [options] -- SCRIPT [ARGS...]")
+        raise InputError("usage: python -m t5qa.plan.launch [options] -- SCRIPT [ARGS...]")
     split = argv.index("--")
-    parser = argparse.ArgumentParser(prog="python -m t5qa.launch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m t5qa.plan.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--gpus", type=int, required=True, help="the job's GPUs, all nodes together (0: CPU)")
     parser.add_argument("--nodes", type=int, default=1, help="machines, one launcher on each")
     parser.add_argument("--accelerate-config", help="the user's accelerate config (YAML or JSON)")

@@ -1,0 +1,1 @@
+"""Reading sources into the uniform table, tokenizing it, the embedded demo data."""

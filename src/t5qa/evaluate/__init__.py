@@ -1,0 +1,1 @@
+"""Scoring predictions: the official SQuAD v2.0 measures, ROUGE-L, the CausalQA paper's measures."""

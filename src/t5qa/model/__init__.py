@@ -1,0 +1,1 @@
+"""Training, prediction and everything that loads or describes a model."""

@@ -1,0 +1,1 @@
+"""Report pages, the experiments' comparison table, the CausalQA table."""
