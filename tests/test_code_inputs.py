@@ -69,3 +69,33 @@ def test_every_step_script_imports_the_library_only_through_computed_inputs():
     for script in (REPO / "workflow" / "scripts").glob("*.py"):
         if script.name != "make_demo_data.py":
             assert f'step_code("{script.name}")' in rules, script.name
+
+
+# The wings, in the pipeline's order: a module imports the shared base (the package's top level), its own wing, or a
+# wing before its own — never one after it, and the base imports no wing. The commands sit above everything.
+WINGS = ["data", "evaluate", "model", "report", "plan", "commands"]
+
+
+def wing(module: str) -> str | None:
+    """The wing a module belongs to (`model/predict` -> model), None for the shared base."""
+    return module.split("/")[0] if "/" in module else None
+
+
+def test_imports_point_only_down_or_into_the_base():
+    upward = []
+    for module, targets in package_graph().items():
+        for target in targets:
+            own, other = wing(module), wing(target)
+            if other is None:
+                continue
+            if own is None or WINGS.index(other) > WINGS.index(own):
+                upward.append(f"{module} -> {target}")
+    assert upward == []
+
+
+def test_every_library_module_lives_in_a_wing_or_the_shared_base():
+    """The shared base stays small: what every wing uses (settings, command-line helpers, errors, atomic writes,
+    text cleaning, manifests, progress lines) and the entry point; everything else belongs to a wing."""
+    base = sorted(path.stem for path in LIBRARY.glob("*.py"))
+    assert base == ["__init__", "atomic", "cli", "errors", "main", "manifest", "progress", "settings", "text"]
+    assert sorted(path.name for path in LIBRARY.iterdir() if (path / "__init__.py").exists()) == sorted(WINGS)
