@@ -38,9 +38,11 @@ lint: $(STAMP)
 	ruff format --check .
 	snakemake --lint --configfile config/demo.yaml
 
-# The settings reference in config/README.md, generated from the schema (tests/test_settings_reference.py checks it).
+# Generated files: the settings reference in config/README.md, from the schema, and the workflow scripts, from the
+# commands' declarations (tests/test_settings_reference.py and tests/test_commands.py check both are current).
 docs: $(STAMP)
 	python -m t5qa.plan.settings_reference --write config/README.md
+	python -m t5qa.commands --write workflow/scripts
 
 clean-demo:
 	rm -rf results/*/demo* results/*/demo_* results/scratch/demo logs/*/demo*

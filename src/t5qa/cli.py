@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import errno
 import json
 import logging
@@ -11,12 +13,48 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from t5qa.atomic import check_destination
 from t5qa.errors import InputError
 from t5qa.progress import quiet_library_bars
 
 # A settings value's expected kind: a type, a literal (e.g. "auto"), or a tuple of alternatives.
 Kind = type | str | tuple
 KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A command's one declaration, `COMMAND = cli.Command(...)` in its module under t5qa.commands: its `t5qa`
+    subcommand and the line `t5qa --help` shows for it (both read from there by t5qa.main), the settings class its
+    `--settings` takes, and whether the workflow runs it (then workflow/scripts/<module>.py is written from this
+    declaration by `make docs`)."""
+
+    name: str
+    summary: str
+    settings: type | None = None
+    aliases: tuple[str, ...] = ()
+    workflow: bool = True
+
+    def parser(self, doc: str, epilog: str = "", settings_required: bool = False) -> argparse.ArgumentParser:
+        """The command's argument parser: its module's docstring as the description, and `--settings` with the
+        settings listed below the options when the command takes some."""
+        if self.settings is not None:
+            epilog = "\n\n".join(filter(None, [f"settings:\n{self.settings.describe()}", epilog]))
+        parser = argparse.ArgumentParser(
+            prog=f"t5qa {self.name}",
+            description=doc,
+            epilog=epilog or None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if self.settings is not None:
+            add_settings_option(parser, required=settings_required)
+        return parser
+
+
+def add_settings_option(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    default = {} if required else {"default": "{}"}
+    help_ = "JSON object of settings (below); omitted keys take defaults"
+    parser.add_argument("--settings", required=required, help=help_, **default)
 
 
 def setup_logging() -> None:
@@ -192,6 +230,17 @@ def check_outputs_spare_inputs(inputs: dict[str, Paths], outputs: dict[str, Path
             if _same(out, other) or _inside(out, other) or _inside(other, out):
                 where = "is also" if _same(out, other) else "overlaps"
                 raise InputError(f"{name} {out}: {where} {other_name} {other}; each output needs its own path")
+
+
+def check_paths(inputs: dict[str, Paths], files: dict[str, Paths], folders: dict[str, Paths] | None = None) -> None:
+    """What every command checks before any work: no output (`files`, `folders`) destroys an input or another
+    output, and each output can go where it is asked to (a file where a file goes, a folder where a folder goes)."""
+    folders = folders or {}
+    check_outputs_spare_inputs(inputs, {**files, **folders})
+    for path in _flat(list(files.values())):
+        check_destination(path)
+    for path in _flat(list(folders.values())):
+        check_destination(path, is_dir=True)
 
 
 def read_table(path: Path, columns: list[str], what: str = "normalised table"):

@@ -1,6 +1,7 @@
-"""The Webis-CausalQA-22 fine-tuning table (their Table 4) from the metrics files.
+"""The workflow's `causalqa-table` step: the Webis-CausalQA-22 fine-tuning table from the metrics files.
 
-The `t5qa causalqa-table` command, t5qa.commands.causalqa_table: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.causalqa_table: `t5qa causalqa-table --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.causalqa_table import main

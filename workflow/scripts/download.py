@@ -1,6 +1,7 @@
-"""Fetch one raw file (a URL, a local path, a zip member or a hub dataset split) with checksum checks.
+"""The workflow's `download` step: fetch one raw file (URL, local path, zip member, hub split) with checksum checks.
 
-The `t5qa download` command, t5qa.commands.download: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.download: `t5qa download --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.download import main

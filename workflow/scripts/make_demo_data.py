@@ -1,6 +1,7 @@
-"""Regenerate the embedded demo data (resources/demo/, resources/demo_long/).
+"""The workflow's `demo-data` step: regenerate the embedded demo data.
 
-The `t5qa demo-data` command, t5qa.commands.make_demo_data: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.make_demo_data: `t5qa demo-data --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.make_demo_data import main

@@ -1,6 +1,7 @@
-"""Score predictions with the official SQuAD v2.0 EM/F1 (plus ROUGE-L and a per-source breakdown).
+"""The workflow's `metrics` step: score predictions as the official SQuAD v2.0 script does (+ ROUGE-L, per source).
 
-The `t5qa metrics` command, t5qa.commands.metrics: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.metrics: `t5qa metrics --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.metrics import main

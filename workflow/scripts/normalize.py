@@ -1,6 +1,7 @@
-"""Normalise one split of one source into the uniform table (parquet) and its stats (JSON).
+"""The workflow's `normalize` step: one split of one source into the uniform table and its stats.
 
-The `t5qa normalize` command, t5qa.commands.normalize: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.normalize: `t5qa normalize --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.normalize import main

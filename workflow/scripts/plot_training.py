@@ -1,6 +1,7 @@
-"""Plot a training run's curves (loss, validation F1 and EM, the best step) against the step.
+"""The workflow's `plot-training` step: plot a training run's curves.
 
-The `t5qa plot-training` command, t5qa.commands.plot_training: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.plot_training: `t5qa plot-training --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.plot_training import main

@@ -1,6 +1,7 @@
-"""Generate answers for a dataset's validation (or test) split, one JSON line each.
+"""The workflow's `predict` step: generate answers for a tokenized validation or test split.
 
-The `t5qa predict` command, t5qa.commands.predict: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.predict: `t5qa predict --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.predict import main

@@ -1,6 +1,7 @@
-"""Fetch a hub model or tokenizer into the local Hugging Face cache (on a login node with network).
+"""The workflow's `prefetch` step: fetch a hub model or tokenizer into the cache (on a login node with network).
 
-The `t5qa prefetch` command, t5qa.commands.prefetch: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.prefetch: `t5qa prefetch --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.prefetch import main

@@ -1,7 +1,7 @@
-"""Extract a model folder from a downloaded zip (a model archive://NAME/FOLDER) on the login node.
+"""The workflow's `prefetch-archive-model` step: extract a model folder from a downloaded zip.
 
-The `t5qa prefetch-archive-model` command, t5qa.commands.prefetch_archive_model: --help for its options; the
-workflow runs this file."""
+Runs t5qa.commands.prefetch_archive_model: `t5qa prefetch-archive-model --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.prefetch_archive_model import main

@@ -1,6 +1,7 @@
-"""Write a dataset's report page (one self-contained HTML file) for Snakemake's --report.
+"""The workflow's `report-page` step: a dataset's report page (scores, data stats) as one HTML file.
 
-The `t5qa report-page` command, t5qa.commands.report_page: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.report_page: `t5qa report-page --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.report_page import main

@@ -1,6 +1,7 @@
-"""Build the offline stand-ins for a hub checkpoint: a scratch tokenizer, or a small random-init T5.
+"""The workflow's `scratch-model` step: a scratch tokenizer or small random-init T5 (offline stand-ins).
 
-The `t5qa scratch-model` command, t5qa.commands.scratch_model: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.scratch_model: `t5qa scratch-model --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.scratch_model import main

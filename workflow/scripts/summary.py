@@ -1,6 +1,7 @@
-"""Compare experiments: one table (CSV and Markdown) over many metrics files, mean ± std over seeds.
+"""The workflow's `summary` step: compare experiments: one table over many metrics files, mean ± std over seeds.
 
-The `t5qa summary` command, t5qa.commands.summary: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.summary: `t5qa summary --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.summary import main

@@ -1,6 +1,7 @@
-"""Show a comparison table (the summary step's CSV) as one self-contained HTML page for the report.
+"""The workflow's `summary-page` step: a comparison table as one sortable HTML page.
 
-The `t5qa summary-page` command, t5qa.commands.summary_page: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.summary_page: `t5qa summary-page --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.summary_page import main

@@ -1,6 +1,7 @@
-"""Tokenize a dataset (one or more sources) into an Arrow folder plus a stats JSON.
+"""The workflow's `tokenize-data` step: tokenize a dataset into an Arrow folder and its stats.
 
-The `t5qa tokenize-data` command, t5qa.commands.tokenize_data: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.tokenize_data: `t5qa tokenize-data --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.tokenize_data import main

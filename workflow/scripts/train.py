@@ -1,6 +1,7 @@
-"""Fine-tune T5 on a tokenized dataset with Seq2SeqTrainer (one process, or under accelerate launch).
+"""The workflow's `train` step: fine-tune T5 on a tokenized dataset.
 
-The `t5qa train` command, t5qa.commands.train: --help for its options; the workflow runs this file."""
+Runs t5qa.commands.train: `t5qa train --help` lists its options.
+Written by `make docs` from the command's declaration: edit that, not this file."""
 
 from t5qa import cli
 from t5qa.commands.train import main

@@ -21,14 +21,11 @@ from t5qa.errors import InputError
 from t5qa.model.ask import ask, model_tokenize_settings, read_questions
 from t5qa.settings import PredictSettings
 
+COMMAND = cli.Command("ask", "answer questions with a trained model, as the predict step would", workflow=False)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="t5qa ask",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = COMMAND.parser(__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
     parser.add_argument("model", help="a trained model folder (results/models/<dataset>) or a hub id / local model")
     given = parser.add_argument_group("questions (one of)")
     given.add_argument("--question", help="one question (with --context)")

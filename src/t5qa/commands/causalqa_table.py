@@ -8,19 +8,19 @@ Example:
 Columns: base, finetuned_original, finetuned_random, released_original, released_random (any may be left out).
 """
 
-import argparse
 import logging
 
 from t5qa import cli
-from t5qa.atomic import check_destination
 from t5qa.errors import InputError
 from t5qa.report.causalqa_table import COLUMNS, build_table, write_table
+
+COMMAND = cli.Command("causalqa-table", "the Webis-CausalQA-22 fine-tuning table from the metrics files")
 
 log = logging.getLogger("t5qa.report.causalqa_table")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--cells", required=True, help="JSON: row -> column -> metrics file")
     parser.add_argument("--csv", required=True, help="the table, every number as computed, and each cell's file")
     parser.add_argument("--markdown", required=True, help="the table for reading, scores to 2 decimals")
@@ -32,9 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         if not isinstance(files, dict) or set(files) - set(COLUMNS):
             raise InputError(f"--cells: row {row!r}: an object whose keys are among {', '.join(COLUMNS)}")
     inputs = [path for files in cells.values() for path in files.values()]
-    cli.check_outputs_spare_inputs({"--cells": inputs}, {"--csv": args.csv, "--markdown": args.markdown})
-    for output in (args.csv, args.markdown):
-        check_destination(output)
+    cli.check_paths({"--cells": inputs}, {"--csv": args.csv, "--markdown": args.markdown})
     table = build_table(cells)
     write_table(table, args.csv, args.markdown)
     log.info("%d rows: %s and %s", len(table), args.csv, args.markdown)

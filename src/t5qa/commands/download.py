@@ -6,7 +6,6 @@ Examples:
   python workflow/scripts/download.py --location '{"member": "input/x.csv"}' --archive a.zip --output x.csv
 """
 
-import argparse
 import logging
 import math
 from pathlib import Path
@@ -15,11 +14,13 @@ from t5qa import cli
 from t5qa.data.download import fetch, manifest_path
 from t5qa.errors import InputError
 
+COMMAND = cli.Command("download", "fetch one raw file (URL, local path, zip member, hub split) with checksum checks")
+
 log = logging.getLogger("t5qa.data.download")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument(
         "--location",
         required=True,
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     location = cli.parse_settings(args.location, where="--location")
     local = location.get("path")
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {"--archive": args.archive, "--location's path": local if isinstance(local, str) else None},
         {"--output": args.output, "the manifest": manifest_path(Path(args.output))},
     )

@@ -10,20 +10,25 @@ References are normalised tables; name them SOURCE=PATH when the predictions spa
 named after its folder). A single unnamed reference matches predictions by id alone.
 """
 
-import argparse
 import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import atomic_paths, check_destination, write_json
+from t5qa.atomic import atomic_paths, write_json
 from t5qa.evaluate.metrics import load_predictions, name_references, question_table, score
 from t5qa.manifest import build_manifest, now
+
+COMMAND = cli.Command(
+    "metrics",
+    "score predictions as the official SQuAD v2.0 script does (+ ROUGE-L, per source)",
+    aliases=("evaluate",),
+)
 
 log = logging.getLogger("t5qa.evaluate.metrics")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument(
         "--predictions",
         required=True,
@@ -46,11 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset-name", help="recorded in the metrics")
     args = parser.parse_args(argv)
     started = now()
-    for output in (args.output, args.manifest, args.questions):
-        if output:
-            check_destination(output)
     references = [cli.split_name(a, "--references") for a in args.references]
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {
             "--predictions": args.predictions,
             "--references": [path for _, path in references],

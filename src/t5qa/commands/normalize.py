@@ -5,7 +5,6 @@ Example:
       --settings '{"format": "squad_v2_json"}'
 """
 
-import argparse
 import json
 import logging
 
@@ -16,22 +15,21 @@ from t5qa.data.normalize import write_normalized
 from t5qa.errors import InputError
 from t5qa.settings import NormalizeSettings
 
+COMMAND = cli.Command(
+    "normalize", "one split of one source into the uniform table and its stats", settings=NormalizeSettings
+)
+
 log = logging.getLogger("t5qa.data.normalize")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        epilog=f"settings:\n{NormalizeSettings.describe()}\n\nformats: {', '.join(FORMATS)}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = COMMAND.parser(__doc__, epilog=f"formats: {', '.join(FORMATS)}", settings_required=True)
     parser.add_argument("--input", required=True, help="the raw file")
     parser.add_argument("--output", required=True, help="the uniform table (.parquet)")
     parser.add_argument("--stats", help="where to write row counts and problems (JSON); default OUTPUT.stats.json")
-    parser.add_argument("--settings", required=True, help="JSON object of settings (below); omitted keys take defaults")
     args = parser.parse_args(argv)
     stats_path = args.stats or f"{args.output}.stats.json"
-    cli.check_outputs_spare_inputs({"--input": args.input}, {"--output": args.output, "--stats": stats_path})
+    cli.check_paths({"--input": args.input}, {"--output": args.output, "--stats": stats_path})
     settings = NormalizeSettings.from_json(args.settings)
 
     # Both outputs appear together or not at all: each is renamed into place only once both are written. The table

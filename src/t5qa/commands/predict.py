@@ -6,7 +6,6 @@ Example:
       --stats results/tokenized/demo.stats.json --output results/predictions/demo.jsonl --settings '{...}'
 """
 
-import argparse
 import dataclasses
 from pathlib import Path
 
@@ -18,13 +17,11 @@ from t5qa.model.predict import predict
 from t5qa.progress import echo_to
 from t5qa.settings import PredictSettings
 
+COMMAND = cli.Command("predict", "generate answers for a tokenized validation or test split", settings=PredictSettings)
+
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        epilog=f"settings:\n{PredictSettings.describe()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--model", required=True, help="the trained model folder")
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
     parser.add_argument(
@@ -32,11 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--split", choices=["validation", "test"], default="validation", help="the split to predict")
     parser.add_argument("--output", required=True, help="the predictions JSONL")
-    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     cli.add_job_options(parser)
     args = parser.parse_args(argv)
     echo_to(args.echo_fd, f"predict {Path(args.output).name}")
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {"--model": args.model, "--tokenized": args.tokenized, "--stats": args.stats}, {"--output": args.output}
     )
     cli.check_threads(args.threads)

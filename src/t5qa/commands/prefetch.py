@@ -5,14 +5,15 @@ Example:
   python workflow/scripts/prefetch.py --name google-t5/t5-small --output results/prefetch/model.json
 """
 
-import argparse
 import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import check_destination, write_json
+from t5qa.atomic import write_json
 from t5qa.errors import InputError
 from t5qa.manifest import now
+
+COMMAND = cli.Command("prefetch", "fetch a hub model or tokenizer into the cache (on a login node with network)")
 
 log = logging.getLogger("t5qa.prefetch")
 # What from_pretrained reads for a T5 checkpoint and its tokenizer; skips TF/Flax/ONNX copies. Older checkpoints
@@ -29,14 +30,13 @@ def hub_patterns(name: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--name", required=True, help="hub id, local folder, or 'scratch'")
     parser.add_argument("--output", required=True, help="a JSON record of what was fetched")
     args = parser.parse_args(argv)
     if not args.name.strip():
         raise InputError("--name: empty; give a hub id, a local folder or 'scratch'")
-    cli.check_outputs_spare_inputs({"--name": args.name}, {"--output": args.output})
-    check_destination(args.output)
+    cli.check_paths({"--name": args.name}, {"--output": args.output})
     record = {"name": args.name, "fetched": now()}
     if args.name == "scratch" or Path(args.name).exists():
         if args.name != "scratch" and not Path(args.name).is_dir():

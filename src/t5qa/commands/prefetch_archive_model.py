@@ -8,28 +8,27 @@ Example:
       --output results/prefetch/archive-models/causalqa/models/original-splits/paq-original-split
 """
 
-import argparse
 import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import check_destination
 from t5qa.data.download import TOKENIZER_FILES, extract_folder
 from t5qa.errors import InputError
+
+COMMAND = cli.Command("prefetch-archive-model", "extract a model folder from a downloaded zip")
 
 log = logging.getLogger("t5qa.prefetch_archive_model")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--archive", required=True, help="a zip holding the model folder")
     parser.add_argument("--member", required=True, help="the model's folder inside the zip")
     parser.add_argument("--tokenizer", help="the tokenizer saved beside a folder that has none (hub id or folder)")
     parser.add_argument("--output", required=True, help="the extracted model folder")
     args = parser.parse_args(argv)
     archive, output = Path(args.archive), Path(args.output)
-    cli.check_outputs_spare_inputs({"--archive": args.archive}, {"--output": args.output})
-    check_destination(output, is_dir=True)
+    cli.check_paths({"--archive": args.archive}, {}, {"--output": args.output})
 
     def add_tokenizer(folder: Path) -> None:
         if not (folder / "config.json").is_file():

@@ -8,12 +8,10 @@ Example:
       --tokenize-stats results/tokenized/demo.stats.json --output results/report/demo.html
 """
 
-import argparse
 import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import check_destination
 from t5qa.report.report_page import (
     load_report_inputs,
     parse_normalize_stats_arguments,
@@ -21,11 +19,13 @@ from t5qa.report.report_page import (
     write_report_page,
 )
 
+COMMAND = cli.Command("report-page", "a dataset's report page (scores, data stats) as one HTML file")
+
 log = logging.getLogger("t5qa.report.report_page")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--dataset", required=True, help="the dataset's name, the page's title")
     parser.add_argument("--metrics", required=True, help="the metrics JSON")
     parser.add_argument(
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokenize-stats", required=True, help="the tokenize step's stats JSON")
     parser.add_argument("--output", required=True, help="the HTML page")
     args = parser.parse_args(argv)
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {
             "--metrics": args.metrics,
             "--normalize-stats": [argument.partition("=")[2] for argument in args.normalize_stats],
@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> None:
         },
         {"--output": args.output},
     )
-    check_destination(args.output)
     normalize_stats_paths = parse_normalize_stats_arguments(args.normalize_stats)
     metrics, normalize_stats, tokenize_stats = load_report_inputs(
         Path(args.metrics), normalize_stats_paths, Path(args.tokenize_stats)

@@ -17,11 +17,12 @@ from t5qa.model.model_io import honour_umask
 from t5qa.model.scratch_model import build_model, tokenizer_texts, train_tokenizer
 from t5qa.settings import ScratchModelSettings, ScratchTokenizerSettings
 
+COMMAND = cli.Command("scratch-model", "a scratch tokenizer or small random-init T5 (offline stand-ins)")
 log = logging.getLogger("t5qa.scratch")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
     tok = sub.add_parser(
         "tokenizer",
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     tok.add_argument("--texts", nargs="+", required=True, help="normalised tables (.parquet)")
     tok.add_argument("--output", required=True)
-    tok.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
+    cli.add_settings_option(tok)
     mod = sub.add_parser(
         "model",
         help="a random-init T5 sized for a tokenizer",
@@ -40,10 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     mod.add_argument("--tokenizer", required=True)
     mod.add_argument("--output", required=True)
-    mod.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
+    cli.add_settings_option(mod)
     args = parser.parse_args(argv)
     inputs = {"--texts": args.texts} if args.what == "tokenizer" else {"--tokenizer": args.tokenizer}
-    cli.check_outputs_spare_inputs(inputs, {"--output": args.output})
+    cli.check_paths(inputs, {}, {"--output": args.output})
 
     if args.what == "tokenizer":
         settings = ScratchTokenizerSettings.from_json(args.settings)

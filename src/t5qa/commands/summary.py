@@ -8,20 +8,20 @@ Example:
 --runs @runs.json reads the same list from a file. Several --csv (or --markdown) paths get the same table.
 """
 
-import argparse
 import logging
 from pathlib import Path
 
 from t5qa import cli
-from t5qa.atomic import check_destination
 from t5qa.errors import InputError
 from t5qa.report.summary import load_runs, summary_table, write_summary
+
+COMMAND = cli.Command("summary", "compare experiments: one table over many metrics files, mean ± std over seeds")
 
 log = logging.getLogger("t5qa.report.summary")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = COMMAND.parser(__doc__)
     parser.add_argument(
         "--runs",
         required=True,
@@ -32,9 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--markdown", nargs="+", required=True, help="the table for reading, scores to 2 decimals")
     args = parser.parse_args(argv)
     runs_file = args.runs[1:] if args.runs.startswith("@") else None
-    cli.check_outputs_spare_inputs({"--runs": runs_file}, {"--csv": args.csv, "--markdown": args.markdown})
-    for output in (*args.csv, *args.markdown):
-        check_destination(output)
+    cli.check_paths({"--runs": runs_file}, {"--csv": args.csv, "--markdown": args.markdown})
     runs = load_runs(read_runs_argument(args.runs))
     table = summary_table(runs)
     write_summary(table, args.csv, args.markdown)

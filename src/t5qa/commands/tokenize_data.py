@@ -8,33 +8,29 @@ Example:
       --output results/tokenized/squad2 --stats results/tokenized/squad2.stats.json --settings '{...}'
 """
 
-import argparse
 import logging
 
 from t5qa import cli
-from t5qa.atomic import check_destination
 from t5qa.data.features import load_tokenizer
 from t5qa.data.tokenize_data import tokenize_dataset
 from t5qa.data.tokenize_stats import write_tokenize_stats
 from t5qa.errors import InputError
 from t5qa.settings import TokenizeSettings
 
+COMMAND = cli.Command(
+    "tokenize-data", "tokenize a dataset into an Arrow folder and its stats", settings=TokenizeSettings
+)
 log = logging.getLogger("t5qa.data.tokenize_data")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        epilog=f"settings:\n{TokenizeSettings.describe()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--tokenizer", required=True, help="hub id or local folder")
     parser.add_argument("--train", nargs="+", help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--validation", nargs="+", help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--test", nargs="+", help="SOURCE=TABLE.parquet for each source: a test-only folder")
     parser.add_argument("--output", required=True, help="the Arrow folder to create")
     parser.add_argument("--stats", required=True, help="the stats JSON to write")
-    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
     args = parser.parse_args(argv)
     settings = TokenizeSettings.from_json(args.settings)
@@ -46,12 +42,11 @@ def main(argv: list[str] | None = None) -> None:
         raise InputError("give --train and --validation (a training folder), or --test alone (a test folder)")
     given = {"train": args.train, "validation": args.validation, "test": args.test}
     tables = {split: [cli.named_path(a, f"--{split}") for a in values] for split, values in given.items() if values}
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {"--tokenizer": args.tokenizer, **{f"--{split}": [path for _, path in tables[split]] for split in tables}},
-        {"--output": args.output, "--stats": args.stats},
+        {"--stats": args.stats},
+        {"--output": args.output},
     )
-    check_destination(args.output, is_dir=True)
-    check_destination(args.stats)
     tokenizer = load_tokenizer(args.tokenizer)
     stats = tokenize_dataset(
         tables,

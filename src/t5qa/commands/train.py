@@ -7,7 +7,6 @@ Example:
       --checkpoints results/checkpoints/demo --settings '{"learning_rate": 1e-3, ...}'
 """
 
-import argparse
 import logging
 import os
 from pathlib import Path
@@ -20,15 +19,12 @@ from t5qa.model.train import train
 from t5qa.progress import echo_to
 from t5qa.settings import TrainSettings
 
+COMMAND = cli.Command("train", "fine-tune T5 on a tokenized dataset", settings=TrainSettings)
 log = logging.getLogger("t5qa.model.train")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__,
-        epilog=f"settings:\n{TrainSettings.describe()}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = COMMAND.parser(__doc__)
     parser.add_argument("--tokenized", required=True, help="the tokenized Arrow folder")
     parser.add_argument(
         "--stats",
@@ -42,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="where resumable checkpoints live (not a Snakemake output; removed at the end)",
     )
-    parser.add_argument("--settings", default="{}", help="JSON object of settings (below); omitted keys take defaults")
     parser.add_argument(
         "--attempts",
         help="a log this run appends its start, stop and resume lines to (it outlives the retries of a preempted job)",
@@ -56,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_job_options(parser)
     args = parser.parse_args(argv)
     echo_to(args.echo_fd, f"train {Path(args.output).name}")
-    cli.check_outputs_spare_inputs(
+    cli.check_paths(
         {"--tokenized": args.tokenized, "--stats": args.stats, "--model": args.model},
-        {"--output": args.output, "--checkpoints": args.checkpoints, "--attempts": args.attempts},
+        {"--attempts": args.attempts},
+        {"--output": args.output, "--checkpoints": args.checkpoints},
     )
     settings = TrainSettings.from_json(args.settings)
     if args.dataloader_workers < 0:
