@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from t5qa import UNIFORM_COLUMNS, cli
 from t5qa.errors import InputError
 from t5qa.evaluate.metrics import load_predictions
-from t5qa.settings import TokenizeSettings
+from t5qa.settings import TokenizeSettings, check_value
 
 from .conftest import SCRIPTS
 
@@ -659,34 +659,42 @@ def check_prefetch(run, base: Path, name: str) -> None:
         assert json.loads(output.read_text())["location"] == "local"
 
 
-# --- the settings helper
+# --- the one way values are checked (JSON Schema, with the config's words)
+
+
+RUN_LIKE = {
+    "type": "object",
+    "properties": {"batch_size": {"type": "integer"}, "num_beams": {"anyOf": [{"type": "integer"}, {"const": "auto"}]}},
+    "required": ["batch_size"],
+    "additionalProperties": False,
+}
 
 
 @MANY
 @given(settings_=st.dictionaries(st.sampled_from(["batch_size", "num_beams", "other"]), json_values(), max_size=3))
-def test_require_names_every_problem(settings_):
-    spec = {"batch_size": int}
+def test_check_value_names_every_problem(settings_):
     try:
-        cli.require(settings_, spec, {"num_beams": (int, "auto")})
+        check_value(settings_, RUN_LIKE, "--settings")
     except InputError as err:
         message = str(err)
         assert message.startswith("--settings: ")
         if "batch_size" not in settings_:
-            assert "missing batch_size" in message
+            assert "missing 'batch_size'" in message
         if "other" in settings_:
-            assert "'other'" in message
+            assert "other: unknown key" in message
     else:
         assert type(settings_["batch_size"]) is int and "other" not in settings_
 
 
-def test_require_examples():
-    with pytest.raises(InputError, match=r"^--settings: missing batch_size; unknown 'bogus'"):
-        cli.require({"bogus": 1}, {"batch_size": int})
-    with pytest.raises(InputError, match="batch_size must be an integer, not true"):
-        cli.require({"batch_size": True}, {"batch_size": int})
-    with pytest.raises(InputError, match='max_new_tokens must be an integer or "auto", not "Auto"'):
-        cli.require({"max_new_tokens": "Auto"}, {"max_new_tokens": (int, "auto")})
-    assert cli.require({"lr": 1}, {"lr": float}) == {"lr": 1}
+def test_check_value_examples():
+    with pytest.raises(InputError, match=r"^--settings: bogus: unknown key; the keys here: batch_size, num_beams"):
+        check_value({"batch_size": 1, "bogus": 1}, RUN_LIKE, "--settings")
+    with pytest.raises(InputError, match="batch_size: true is not allowed; allowed: an integer"):
+        check_value({"batch_size": True}, RUN_LIKE, "--settings")
+    with pytest.raises(InputError, match='num_beams: "Auto" is not allowed; allowed: an integer or "auto"'):
+        check_value({"batch_size": 1, "num_beams": "Auto"}, RUN_LIKE, "--settings")
+    with pytest.raises(InputError, match="^x: missing 'batch_size'$"):
+        check_value({}, RUN_LIKE, "x")
 
 
 # --- train

@@ -47,7 +47,7 @@ def test_the_shipped_configs_pass():
         ({"archives": {"release": {"url": "r.zip"}}}, "archive 'release': url 'r.zip' must start with http://"),
         (
             {"sources": {"a": {"format": "csv", "train": {"path": "a.csv", "split": "x"}}, "b": {}}},
-            "source 'a' train: unknown 'split'",
+            "source 'a' train: split: unknown key; the keys here: path, md5, sha256",
         ),
         (
             {"sources": {"a": {"format": "squad_v2_json", "train": {"path": "a.json"}, "columns": {"id": "qid"}}}},

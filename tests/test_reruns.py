@@ -199,39 +199,75 @@ def library_modules_run_by(script: Path, library: Path) -> set[str]:
     }
 
 
-def test_editing_any_library_module_reruns_exactly_the_steps_that_run_it(built):
-    """Each module of src/t5qa in turn is edited (a line added): the dry run plans exactly the steps
-    whose scripts import it, at any depth, and what follows them; a module no step imports plans nothing."""
+def job_inputs(root: Path, config_path: Path, snakefile: Path) -> dict[str, set[str]]:
+    """rule -> every file its jobs of the built DAG list as inputs, from Snakemake's own detailed summary."""
+    result = snakemake(root, "--detailed-summary", "all", "--configfile", str(config_path), snakefile=snakefile)
+    lines = result.stdout.splitlines()
+    header = lines[0].split("\t")
+    rule_at, inputs_at = header.index("rule"), header.index("input-file(s)")
+    inputs = {}
+    for line in lines[1:]:
+        fields = line.split("\t")
+        if len(fields) == len(header):
+            inputs.setdefault(fields[rule_at], set()).update(fields[inputs_at].split(","))
+    return inputs
+
+
+def test_every_library_module_is_an_input_of_exactly_the_steps_that_run_it(built):
+    """Each module of src/t5qa is an input of exactly the steps whose scripts import it, at any depth (one reading
+    of Snakemake's detailed summary for every module); a module no step imports is an input of none."""
     root, config = built
     snakefile = SNAKEFILES[root]
     library = snakefile.parent / "src" / "t5qa"
-    path = write_config(root, config)
-    follows = {
-        rule: set(planned_jobs(root, path, "all", "--forcerun", rule, snakefile=snakefile)) for rule in RULE_SCRIPTS
-    }
-    runs = {
-        rule: library_modules_run_by(snakefile.parent / "workflow" / "scripts" / script, library)
-        for rule, script in RULE_SCRIPTS.items()
-    }
+    inputs = job_inputs(root, write_config(root, config), snakefile)
     wrong, unused = [], []
     for module in sorted(library.rglob("*.py")):
         name = str(module.relative_to(library))
-        expected = set().union(*(follows[rule] for rule in RULE_SCRIPTS if name in runs[rule]))
-        # An edit of its content: Snakemake does not rerun for a newer file whose checksum is unchanged.
-        text, times = module.read_bytes(), module.stat()
-        try:
-            module.write_bytes(text + b"\n# an edit\n")
-            planned = set(planned_jobs(root, path, "all", snakefile=snakefile))
-        finally:
-            module.write_bytes(text)
-            os.utime(module, ns=(times.st_atime_ns, times.st_mtime_ns))
-        if planned != expected:
-            wrong.append(f"{name}: planned {sorted(planned)}, expected {sorted(expected)}")
+        expected = {rule for rule, script in RULE_SCRIPTS.items() if name in modules_run_by(snakefile, script)}
+        found = {rule for rule in RULE_SCRIPTS if any(Path(p).resolve() == module.resolve() for p in inputs[rule])}
+        if found != expected:
+            wrong.append(f"{name}: an input of {sorted(found)}, imported by {sorted(expected)}")
         if not expected:
             unused.append(name)
     assert wrong == []
-    assert "launch.py" in unused and "train.py" not in unused  # both cases were seen
-    assert planned_jobs(root, path, "all", snakefile=snakefile) == {}  # restored: nothing to do
+    assert "plan/launch.py" in unused and "model/train.py" not in unused  # both cases were seen
+
+
+@pytest.mark.parametrize(
+    "module", ["settings.py", "data/formats.py", "evaluate/scoring.py", "model/predict.py", "plan/launch.py"]
+)
+def test_editing_a_library_module_reruns_exactly_the_steps_that_run_it(built, module):
+    """An edit of a module's content (a line added) plans the steps whose scripts import it and what follows them,
+    and nothing else: one module of the shared base and of each wing, and one no step imports."""
+    root, config = built
+    snakefile = SNAKEFILES[root]
+    path = write_config(root, config)
+    importers = [rule for rule, script in RULE_SCRIPTS.items() if module in modules_run_by(snakefile, script)]
+    expected = set()
+    if importers:
+        expected = set(planned_jobs(root, path, "all", "--forcerun", *importers, snakefile=snakefile))
+    source = snakefile.parent / "src" / "t5qa" / module
+    # An edit of its content: Snakemake does not rerun for a newer file whose checksum is unchanged.
+    text, times = source.read_bytes(), source.stat()
+    try:
+        source.write_bytes(text + b"\n# an edit\n")
+        planned = set(planned_jobs(root, path, "all", snakefile=snakefile))
+    finally:
+        source.write_bytes(text)
+        os.utime(source, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert planned == expected
+    assert (module == "plan/launch.py") == (planned == set())
+
+
+def modules_run_by(snakefile: Path, script: str) -> set[str]:
+    key = (snakefile, script)
+    if key not in MODULES_RUN_BY:
+        library = snakefile.parent / "src" / "t5qa"
+        MODULES_RUN_BY[key] = library_modules_run_by(snakefile.parent / "workflow" / "scripts" / script, library)
+    return MODULES_RUN_BY[key]
+
+
+MODULES_RUN_BY = {}
 
 
 def test_rebuild_from_scratch_is_byte_identical(built, tmp_path):

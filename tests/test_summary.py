@@ -203,7 +203,7 @@ def test_csv_round_trips_through_pandas(sweep, tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"seed": True}, r"^--runs\[0\] \('x'\): seed must be an integer or null, not true$"),
+        ({"seed": True}, r"^--runs\[0\] \('x'\): seed: true is not allowed; allowed: an integer or null$"),
         ({"metrics": "nowhere.json"}, r"^nowhere.json: metrics not found$"),
         ({"experiment": "\ud800"}, r"experiment: '\\ud800' is not valid text"),
     ],
@@ -218,7 +218,7 @@ def test_load_runs_refuses_bad_runs(tmp_path, change, message):
     [
         ("[1, 2]", "metrics must be a JSON object, not a list"),
         ('{"exact": 1, "f1": 1}', "metrics: missing total"),
-        ('{"exact": 1, "f1": "1", "total": 3}', "metrics: f1 must be a number, not a string"),
+        ('{"exact": 1, "f1": "1", "total": 3}', "metrics: f1 must be a number, not text"),
         ('{"exact": 1, "f1": 1, "total": 3, "per_source": {"s": []}}', "per_source 's' must be a JSON object"),
     ],
 )
@@ -261,7 +261,7 @@ def test_cli_writes_both_tables(sweep, tmp_path):
         (lambda runs, folder: json.dumps(runs)[:-1], "--runs: not valid JSON"),
         (
             lambda runs, folder: json.dumps([{k: v for k, v in r.items() if k != "trained_on"} for r in runs]),
-            "--runs[0] ('lr0.1_seed1'): missing trained_on",
+            "--runs[0] ('lr0.1_seed1'): missing 'trained_on'",
         ),
         (lambda runs, folder: f"@{folder / 'absent.json'}", "absent.json not found"),
     ],

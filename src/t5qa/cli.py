@@ -17,9 +17,17 @@ from t5qa.atomic import check_destination
 from t5qa.errors import InputError
 from t5qa.progress import quiet_library_bars
 
-# A settings value's expected kind: a type, a literal (e.g. "auto"), or a tuple of alternatives.
-Kind = type | str | tuple
-KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object"}
+# JSON Schema's type names in a user's words: the one vocabulary of every value check (the config, settings, the
+# commands' JSON arguments and files all go through JSON Schema: t5qa.settings.check_value).
+TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,55 +119,19 @@ def parse_settings(text: str, where: str = "--settings") -> dict:
     return settings
 
 
-def json_kind(value) -> str:
-    """What a JSON value is, in the words a user reads in an error."""
+def json_type(value) -> str:
+    """A parsed JSON value's JSON Schema type."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, list):
-        return "a list"
-    return KIND_NAMES.get(type(value), type(value).__name__)
+    for kind, types in (("boolean", bool), ("integer", int), ("number", float), ("string", str)):
+        if isinstance(value, types):
+            return kind
+    return "array" if isinstance(value, list | tuple) else "object" if isinstance(value, dict) else type(value).__name__
 
 
-def _matches(value, kind) -> bool:
-    if isinstance(kind, tuple):
-        return any(_matches(value, alternative) for alternative in kind)
-    if not isinstance(kind, type):
-        return type(value) is type(kind) and value == kind
-    if isinstance(value, bool):  # JSON's true is not a number
-        return kind is bool
-    if kind is float:
-        return isinstance(value, int | float)
-    return isinstance(value, kind)
-
-
-def _describe(kind) -> str:
-    if isinstance(kind, tuple):
-        return " or ".join(_describe(alternative) for alternative in kind)
-    return KIND_NAMES.get(kind, getattr(kind, "__name__", None)) if isinstance(kind, type) else json.dumps(kind)
-
-
-def require(settings: dict, required: dict[str, Kind], optional: dict[str, Kind] | None = None, where="--settings"):
-    """Check a settings object's keys and value kinds; one error names every missing, unknown or mistyped key.
-
-    e.g. require(settings, {"batch_size": int, "max_new_tokens": (int, "auto")}, {"num_beams": int})
-    """
-    optional = optional or {}
-    known = {**required, **optional}
-    problems = []
-    missing = [key for key in required if key not in settings]
-    if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    unknown = [key for key in settings if key not in known]
-    if unknown:
-        problems.append(f"unknown {', '.join(map(repr, unknown))} (known: {', '.join(known)})")
-    for key, value in settings.items():
-        if key in known and not _matches(value, known[key]):
-            problems.append(f"{key} must be {_describe(known[key])}, not {json.dumps(value)[:60]}")
-    if problems:
-        raise InputError(f"{where}: {'; '.join(problems)}")
-    return settings
+def json_kind(value) -> str:
+    """What a JSON value is, in the words a user reads in an error."""
+    return TYPE_NAMES.get(json_type(value), json_type(value))
 
 
 def split_name(arg: str, where: str) -> tuple[str | None, Path]:

@@ -22,7 +22,7 @@ import jsonschema
 import yaml
 
 from t5qa import SPLITS
-from t5qa.cli import load_json
+from t5qa.cli import TYPE_NAMES, load_json
 from t5qa.errors import InputError
 
 # The repository's schema: the package is installed editable (`make install`), so it is found from here.
@@ -66,15 +66,6 @@ def schema_entry(path: str) -> dict:
 # --------------------------------------------------------------------------- what the schema refuses, in words
 
 NAME_PATTERN = "^[A-Za-z0-9_\\-]+$"
-TYPE_NAMES = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "text",
-    "boolean": "true or false",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "null",
-}
 
 
 def _resolve(schema: dict) -> dict:
@@ -124,11 +115,12 @@ def allowed(schema: dict) -> str:
     return ", ".join([words, *limits])
 
 
-def explain_error(error, prefix: str = "") -> list[str]:
-    """One jsonschema error as lines naming the key path, the value and what is allowed."""
+def explain_error(error, prefix: str = "", whole: str = "the config") -> list[str]:
+    """One jsonschema error as lines naming the key path, the value and what is allowed; `whole` names the checked
+    value itself (empty: the caller names it)."""
     parts = [prefix, *error.absolute_path] if prefix else list(error.absolute_path)
     path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
-    at = path or "the config"
+    at = f"{path or whole}: " if path or whole else ""
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = list(schema.get("properties", {}))
@@ -142,12 +134,22 @@ def explain_error(error, prefix: str = "") -> list[str]:
         return lines
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
-        return [f"{at}: missing {', '.join(map(repr, missing))}"]
+        return [f"{at}missing {', '.join(map(repr, missing))}"]
     if error.validator == "propertyNames" or (error.relative_schema_path and "propertyNames" in error.schema_path):
-        return [f"{at}: the name {_value(error.instance)} is not allowed; a name must be {allowed(schema)}"]
+        return [f"{at}the name {_value(error.instance)} is not allowed; a name must be {allowed(schema)}"]
     description = schema.get("description")
     note = f" ({description})" if description else ""
-    return [f"{at}: {_value(error.instance)} is not allowed; allowed: {allowed(schema)}{note}"]
+    return [f"{at}{_value(error.instance)} is not allowed; allowed: {allowed(schema)}{note}"]
+
+
+def check_value(value, schema: dict, where: str):
+    """`value` checked against a JSON Schema; one error names every problem (key path, value, what is allowed).
+    The one way values are checked: settings, the config and the commands' JSON arguments alike."""
+    errors = sorted(STRICT_VALIDATOR(schema).iter_errors(value), key=str)
+    if errors:
+        lines = [line for error in errors for line in explain_error(error, whole="")]
+        raise InputError(f"{where}: {'; '.join(dict.fromkeys(lines))}")
+    return value
 
 
 def config_value(config: dict, path: str):

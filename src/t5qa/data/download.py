@@ -21,10 +21,11 @@ from urllib.parse import urlparse
 from tqdm import tqdm
 
 from t5qa.atomic import atomic_path, check_destination, write_json
-from t5qa.cli import first_line, require
+from t5qa.cli import first_line
 from t5qa.errors import InputError
 from t5qa.manifest import now
 from t5qa.progress import Ticker, on_terminal
+from t5qa.settings import check_value
 
 log = logging.getLogger("t5qa.data.download")
 CHUNK = 1 << 20
@@ -45,7 +46,9 @@ def check_location(location: dict, where: str = "--location") -> str:
         found = f"it has {', '.join(kinds)}" if kinds else "it has none"
         raise InputError(f"{where}: needs exactly one of url, path, member (with --archive) or hub; {found}")
     kind = kinds[0]
-    require(location, {kind: str}, dict.fromkeys([*EXTRA_KEYS[kind], "md5", "sha256"], str), where)
+    keys = [kind, *EXTRA_KEYS[kind], "md5", "sha256"]
+    schema = {"properties": dict.fromkeys(keys, {"type": "string"}), "additionalProperties": False}
+    check_value(location, schema, where)
     if not location[kind].strip():
         raise InputError(f"{where}: {kind} is empty")
     if kind == "url":

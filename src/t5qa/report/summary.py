@@ -20,17 +20,20 @@ from pathlib import Path
 import pandas as pd
 
 from t5qa.atomic import atomic_path
-from t5qa.cli import json_kind, read_json_file, require
+from t5qa.cli import json_kind, read_json_file
 from t5qa.errors import InputError
+from t5qa.settings import check_value
 
-RUN_KINDS = {
-    "experiment": str,
-    "group": str,
-    "seed": (int, None),
-    "trained_on": str,
-    "evaluated_on": str,
-    "split": str,
-    "metrics": str,
+TEXT = {"type": "string"}
+RUN_SCHEMA = {
+    "type": "object",
+    "properties": {
+        **dict.fromkeys(["experiment", "group", "trained_on", "evaluated_on", "split", "metrics"], TEXT),
+        "seed": {"type": ["integer", "null"]},
+        "settings": {"type": "object"},
+    },
+    "required": ["experiment", "group", "seed", "trained_on", "evaluated_on", "split", "metrics"],
+    "additionalProperties": False,
 }
 NAME_COLUMNS = ["experiment", "group", "seed", "trained_on", "evaluated_on", "split"]
 SETTING_KINDS = (str, int, float, bool, type(None))
@@ -59,7 +62,7 @@ def load_runs(runs: list[dict], where: str = "--runs") -> list[dict]:
             raise InputError(f"{run_where}: a run must be a JSON object, not {json_kind(run)}")
         if isinstance(run.get("experiment"), str):
             run_where += f" ({run['experiment']!r})"
-        require(run, RUN_KINDS, {"settings": dict}, where=run_where)
+        check_value(run, RUN_SCHEMA, run_where)
         for key in ("experiment", "group", "trained_on", "evaluated_on", "split"):
             _require_utf8(run[key], f"{run_where}: {key}")
         for key, value in run.get("settings", {}).items():
