@@ -200,8 +200,8 @@ def prediction_speed(workdir: Path, runs: dict, seed: int) -> dict:
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from t5qa.answering import choose_answer, generate_batch, group_windows, length_sorted_batches
     from t5qa.cli import read_table
-    from t5qa.predict import choose_answer, generate_batch, group_windows, length_sorted_batches
     from t5qa.settings import PredictSettings, TokenizeSettings
 
     torch.manual_seed(0)

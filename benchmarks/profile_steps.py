@@ -3,7 +3,7 @@
   python benchmarks/profile_steps.py [--data squad_sample|demo|demo_long] [--work DIR] [--train-steps 6]
 
 Sets up the distribution as benchmarks/run.py does (or reuses its --work folder), then
-  predict: t5qa.predict.generate_batch over the validation split's token-budget batches (as the predict step runs),
+  predict: t5qa.answering.generate_batch over the validation split's token-budget batches (as the predict step runs),
            the time split into the encoder, the decoder layers, the LM head, and the rest (generate()'s own loop:
            logits processors, stopping checks, cache bookkeeping, the score and no-answer bookkeeping);
   train:   QATrainer steps with batch_tokens (as the train step runs), the time split into data (sampler, collation),
@@ -77,9 +77,10 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from t5qa import attention
+    from t5qa.answering import generate_batch
     from t5qa.batching import token_budget_batches
     from t5qa.model_io import auto_max_new_tokens
-    from t5qa.predict import generate_batch, load_validation
+    from t5qa.predict import load_validation
     from t5qa.settings import PredictSettings
     from t5qa.tokenize_stats import read_tokenize_stats
 

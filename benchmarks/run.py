@@ -16,7 +16,7 @@ Set-ups:
                     no length grouping
   train (b)         the CausalQA reference (Webis train_unifiedqa.py): every input padded to 2,048, answers to
                     100, batch size 2
-  predict pipeline  t5qa.predict.generate_batch (greedy, with the answer's score and the no-answer probability) over
+  predict pipeline  t5qa.answering.generate_batch (greedy, with the answer's score and the no-answer probability) over
                     token-budget batches of length-sorted inputs (2,048 tokens; also 6,144), max_new_tokens auto
   predict (a)       pad (and cut) to 384, batches of 16 in dataset order, max_length 30
   predict (b)       as Webis evaluate_unifiedqa.py: one input at a time, padding='longest' (so none), no cut,
@@ -328,9 +328,10 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    from t5qa.answering import choose_answer, generate_batch, group_windows
     from t5qa.batching import token_budget_batches
     from t5qa.model_io import auto_max_new_tokens
-    from t5qa.predict import choose_answer, generate_batch, group_windows, load_validation
+    from t5qa.predict import load_validation
     from t5qa.settings import PredictSettings
     from t5qa.tokenize_stats import read_tokenize_stats
 
