@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from t5qa.errors import InputError
+
 FLOPS_FORMULA = (
     "training FLOPs = 6 x (N_enc x source tokens + (N_dec + d_model x vocab) x target tokens); inference: 2 x the "
     "same, with generated tokens as target tokens. N_enc, N_dec: encoder and decoder weights without the shared "
@@ -68,8 +70,9 @@ def shape_terms(config: dict) -> dict:
     feed_forward = (3 if gated else 2) * d_model * d_ff
     encoder_layers = config["num_layers"]
     decoder_layers = config.get("num_decoder_layers") or encoder_layers
-    encoder = encoder_layers * (attention + feed_forward + 2 * d_model) + d_model
-    decoder = decoder_layers * (2 * attention + feed_forward + 3 * d_model) + d_model
+    bias = config.get("relative_attention_num_buckets", 32) * config["num_heads"]  # the first layer's position bias
+    encoder = encoder_layers * (attention + feed_forward + 2 * d_model) + d_model + bias
+    decoder = decoder_layers * (2 * attention + feed_forward + 3 * d_model) + d_model + bias
     vocab = config.get("vocab_size", 32128)
     tied = config.get("tie_word_embeddings", True)
     parameters = encoder + decoder + d_model * vocab * (1 if tied else 2)
@@ -119,6 +122,9 @@ def model_config(model: str, jobs: list[Job], workdir: Path) -> tuple[dict, str]
     folder = workdir / model
     if (folder / "config.json").is_file():
         return json.loads((folder / "config.json").read_text()), f"{model}/config.json"
+    trainer = next((j for j in jobs if j.rule == "train" and j.output == model), None)
+    if trainer:  # a model trained in this run: the shape of the model it starts from
+        return model_config(trainer.arg("--model"), jobs, workdir)
     builder = next((j for j in jobs if j.rule == "scratch_model" and j.output == model), None)
     if builder:
         settings = json.loads(builder.arg("--settings"))
@@ -135,7 +141,7 @@ def model_config(model: str, jobs: list[Job], workdir: Path) -> tuple[dict, str]
         name = model.rsplit("/", 1)[-1].removeprefix("unifiedqa-v2-").split("-1363200")[0]
         if name in KNOWN_SHAPES:
             return KNOWN_SHAPES[name], f"the public {name} shape (not cached here)"
-        raise ValueError(f"{model}: no config.json, not cached and not a known T5 shape") from None
+        raise InputError(f"{model}: no config.json, not cached here and not a known T5 shape") from None
 
 
 @dataclass
@@ -317,4 +323,6 @@ def report(estimates: list[Estimate], device: str, peak: float, utilisation: flo
 
 
 def duration_text(hours: float) -> str:
-    return f"{hours:,.2f} h" if hours >= 1 else f"{hours * 60:,.1f} min"
+    if hours >= 1:
+        return f"{hours:,.2f} h"
+    return f"{hours * 60:,.1f} min" if hours * 60 >= 1 else f"{hours * 3600:,.1f} s"

@@ -20,6 +20,7 @@ COMMANDS = {
     "tokenize-data": ("tokenize_data", "tokenize a dataset into an Arrow folder and its stats"),
     "train": ("train", "fine-tune T5 on a tokenized dataset"),
     "predict": ("predict", "generate answers for a tokenized validation or test split"),
+    "estimate": ("estimate", "tokens, FLOPs and GPU hours of a run's train and predict jobs, before submitting"),
     "metrics": ("metrics", "score predictions as the official SQuAD v2.0 script does (+ ROUGE-L, per source)"),
     "evaluate": ("metrics", "the same as metrics"),
     "prefetch": ("prefetch", "fetch a hub model or tokenizer into the cache (on a login node with network)"),
