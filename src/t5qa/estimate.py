@@ -214,7 +214,11 @@ def estimate_jobs(jobs: list[Job], workdir: Path, peak: float, utilisation: floa
         stats_path = job.arg("--stats")
         tokenize_job = tokenize_jobs.get(stats_path)
         tokenize = json.loads(tokenize_job.arg("--settings", "{}")) if tokenize_job else {}
-        config, config_origin = model_config(job.arg("--model"), jobs, workdir)
+        try:
+            config, config_origin = model_config(job.arg("--model"), jobs, workdir)
+        except InputError as err:  # e.g. a model inside an archive not yet downloaded
+            estimates.append(Estimate(job, str(err), None, None, profile_runtime(profile, job.rule)))
+            continue
         terms = shape_terms(config)
         model = f"{terms['parameters'] / 1e6:,.1f} M parameters ({config_origin})"
         gpus = max(job.gpus, 1)
