@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
-# The CPU wheel for laptops and CI. On a GPU cluster install a CUDA build of torch into .venv first
-# (docs/cluster.md): an existing torch is kept.
+# torch from PyPI: on Linux x86-64 that is the CUDA build (several GB; it runs on CPU too), elsewhere the CPU one.
+# For the CPU-only wheel, or a CUDA build that matches your cluster, install torch into .venv first (docs/cluster.md):
+# an existing torch is kept.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 

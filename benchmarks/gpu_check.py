@@ -47,6 +47,8 @@ import torch  # noqa: E402  (after the environment above, which the libraries re
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/: the shared preparation
 from prepare import prepare  # noqa: E402
 
+from t5qa.plan.estimate import FLOPS_FORMULA, model_flops, peak_flops  # noqa: E402  (shared with `t5qa estimate`)
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SQUAD = REPO.parent / "shared" / "data" / "squad2-dev-sample.json"
 MODEL_VOCAB = 32128  # the embedding rows of the t5 checkpoints, whatever the tokenizer's size
@@ -66,22 +68,6 @@ REDUCED = {
     "t5-small": {"d_model": 64, "d_ff": 256, "d_kv": 16, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2},
     "t5-base": {"d_model": 96, "d_ff": 384, "d_kv": 16, "num_heads": 6, "num_layers": 3, "num_decoder_layers": 3},
 }
-# Dense bf16 peak of one GPU, by a fragment of torch.cuda.get_device_name(); the first match wins.
-PEAK_FLOPS = [
-    ("H100 NVL", None, "H100 NVL: not in the table"),
-    ("H100 PCIe", 756e12, "H100 PCIe, bf16 dense"),
-    ("H100", 989e12, "H100 SXM, bf16 dense"),
-    ("H200", 989e12, "H200, bf16 dense"),
-    ("A100", 312e12, "A100, bf16 dense"),
-    ("L40S", 362e12, "L40S, bf16 dense"),
-    ("V100", 125e12, "V100, fp16 dense (it has no bf16)"),
-]
-FLOPS_FORMULA = (
-    "training FLOPs = 6 x (N_enc x source tokens + (N_dec + d_model x vocab) x target tokens); inference: 2 x the "
-    "same, with generated tokens as target tokens. N_enc, N_dec: encoder and decoder weights without the shared "
-    "embedding (a lookup, no FLOPs); d_model x vocab: the LM head's matmul. Non-pad tokens only, so padding counts "
-    "as waste. Attention-score FLOPs (which grow with sequence length) are left out: MFU is slightly understated."
-)
 SQUAD2_TRAIN_QUESTIONS = 130_319
 PROJECTED_EPOCHS = 3
 SEED_HOURS = 50  # the seed project's figure for fine-tuning on SQuAD 2.0
@@ -146,11 +132,6 @@ def progress(budget: Budget, message: str, *args) -> None:
 
 
 # ----------------------------------------------------------------------------- the machine
-
-
-def peak_flops(device_name: str) -> tuple[float | None, str]:
-    """The dense bf16 peak of a GPU by its name, and where the number comes from."""
-    return next(((p, s) for key, p, s in PEAK_FLOPS if key in device_name), (None, f"unknown ({device_name})"))
 
 
 def machine() -> dict:
@@ -251,11 +232,6 @@ def flop_terms(model) -> dict:
         "decoder": weights(model.decoder),
         "lm_head": model.config.d_model * model.config.vocab_size,
     }
-
-
-def model_flops(terms: dict, source_tokens: int, target_tokens: int, factor: int) -> float:
-    """factor 6: a training step (forward + backward), 2: inference. See FLOPS_FORMULA."""
-    return factor * (terms["encoder"] * source_tokens + (terms["decoder"] + terms["lm_head"]) * target_tokens)
 
 
 # ----------------------------------------------------------------------------- throughput

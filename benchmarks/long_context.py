@@ -201,7 +201,7 @@ def prediction_speed(workdir: Path, runs: dict, seed: int) -> dict:
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from t5qa.cli import read_table
-    from t5qa.model.predict import choose_answer, generate_batch, group_windows, length_sorted_batches
+    from t5qa.model.answering import choose_answer, generate_batch, group_windows, length_sorted_batches
     from t5qa.settings import PredictSettings, TokenizeSettings
 
     torch.manual_seed(0)

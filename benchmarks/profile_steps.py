@@ -3,7 +3,7 @@
   python benchmarks/profile_steps.py [--data squad_sample|demo|demo_long] [--work DIR] [--train-steps 6]
 
 Sets up the distribution as benchmarks/run.py does (or reuses its --work folder), then
-  predict: t5qa.model.predict.generate_batch over the validation split's token-budget batches (as predict runs),
+  predict: t5qa.model.answering.generate_batch over the validation split's token-budget batches (as predict runs),
            the time split into the encoder, the decoder layers, the LM head, and the rest (generate()'s own loop:
            logits processors, stopping checks, cache bookkeeping, the score and no-answer bookkeeping);
   train:   QATrainer steps with batch_tokens (as the train step runs), the time split into data (sampler, collation),
@@ -79,8 +79,9 @@ def profile_prediction(work: Path, limit_batches: int | None) -> dict:
     from t5qa.data.batching import token_budget_batches
     from t5qa.data.tokenize_stats import read_tokenize_stats
     from t5qa.model import attention
+    from t5qa.model.answering import generate_batch
     from t5qa.model.model_io import auto_max_new_tokens
-    from t5qa.model.predict import generate_batch, load_validation
+    from t5qa.model.predict import load_validation
     from t5qa.settings import PredictSettings
 
     validation = load_validation(work / "tokenized")

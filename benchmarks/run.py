@@ -16,7 +16,7 @@ Set-ups:
                     no length grouping
   train (b)         the CausalQA reference (Webis train_unifiedqa.py): every input padded to 2,048, answers to
                     100, batch size 2
-  predict pipeline  t5qa.model.predict.generate_batch (greedy, with the answer's score and no-answer probability) over
+  predict pipeline  t5qa.model.answering.generate_batch (greedy, with the answer's score and no-answer probability) over
                     token-budget batches of length-sorted inputs (2,048 tokens; also 6,144), max_new_tokens auto
   predict (a)       pad (and cut) to 384, batches of 16 in dataset order, max_length 30
   predict (b)       as Webis evaluate_unifiedqa.py: one input at a time, padding='longest' (so none), no cut,
@@ -330,8 +330,9 @@ def measure_prediction(work: str, strategy: str, questions: int | None, budget: 
 
     from t5qa.data.batching import token_budget_batches
     from t5qa.data.tokenize_stats import read_tokenize_stats
+    from t5qa.model.answering import choose_answer, generate_batch, group_windows
     from t5qa.model.model_io import auto_max_new_tokens
-    from t5qa.model.predict import choose_answer, generate_batch, group_windows, load_validation
+    from t5qa.model.predict import load_validation
     from t5qa.settings import PredictSettings
 
     torch.manual_seed(0)

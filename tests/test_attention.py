@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 from transformers.integrations.sdpa_attention import create_position_bias_mask
 
 from t5qa.model import attention
-from t5qa.model.predict import generate_batch
+from t5qa.model.answering import generate_batch
 from t5qa.model.scratch_model import build_model
 from t5qa.settings import PredictSettings
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from t5qa.model.predict import Generated, choose_answer, generate_batch, sequence_scores
+from t5qa.model.answering import Generated, choose_answer, generate_batch, sequence_scores
 from t5qa.model.scratch_model import build_model
 from t5qa.settings import PredictSettings
 

@@ -6,6 +6,8 @@ Skipped, with the reason printed, only where Slurm cannot be started (not root, 
 import json
 import re
 import shutil
+import threading
+import time
 
 import pytest
 import yaml
@@ -86,7 +88,12 @@ def test_a_time_limited_train_job_saves_at_the_signal_and_the_retry_resumes(clus
     """train's time limit cut to 3 minutes and Slurm's warning moved to 100 s before it: SIGTERM reaches the job
     step 20-80 s in (Slurm may signal up to a minute early), in a later epoch of the demo's 25 (about 110 s of
     training here). The trainer must save at the signal and exit 143; the retry resumes from that step (and may be
-    signalled again), and the end result equals the uninterrupted run's, byte for byte."""
+    signalled again), and the end result equals the uninterrupted run's, byte for byte.
+
+    predict, too short here for a time limit to fall inside it, is signalled as a preemption would be (`scancel
+    --signal=TERM`, which reaches the job step as the time limit's warning does) once it has kept its first batch:
+    it stops after the batch in hand, exits 143, and the retry predicts only the batches it lacks, to the same
+    bytes."""
     reference, earlier_jobs = demo_run
     workdir = tmp_path / "interrupted"
     shutil.copytree(reference, workdir, symlinks=True)  # data steps and their metadata: only train onwards reruns
@@ -103,7 +110,11 @@ def test_a_time_limited_train_job_saves_at_the_signal_and_the_retry_resumes(clus
     settings["set-resources"]["train"].update({"runtime": 3, "slurm_extra": "'--signal=TERM@100'"})
     (profile / "config.yaml").write_text(yaml.safe_dump(settings))
 
+    preempted = []
+    watcher = threading.Thread(target=preempt_predict, args=(cluster, workdir, seen, preempted), daemon=True)
+    watcher.start()
     run_demo(cluster, workdir, profile=profile)
+    watcher.join(timeout=5)
 
     train_jobs = jobs_by_rule(j for j in cluster.jobs() if j["JobId"] not in seen)["train"]
     states = [job["JobState"] for job in sorted(train_jobs, key=lambda j: int(j["JobId"]))]
@@ -120,6 +131,16 @@ def test_a_time_limited_train_job_saves_at_the_signal_and_the_retry_resumes(clus
     assert stops[0] > DEMO_STEPS_PER_EPOCH, stops  # not only inside the first epoch
     slurm_logs = "".join(p.read_text(errors="replace") for p in (workdir / "logs" / "slurm").rglob("*.log"))
     assert "non-zero exit status 143" in slurm_logs  # the trainer's own exit, not a broken pipe's 1
+
+    predict_jobs = jobs_by_rule(j for j in cluster.jobs() if j["JobId"] not in seen)["predict"]
+    states = [job["JobState"] for job in sorted(predict_jobs, key=lambda j: int(j["JobId"]))]
+    predict_log = (workdir / "logs" / "predict" / "demo.attempts.log").read_text()
+    print("predict job states:", states, "signalled with", preempted, "\n" + predict_log)
+    assert preempted and len(states) == 2 and states[0] != "COMPLETED" and states[1] == "COMPLETED", states
+    assert "stopping at the signal" in predict_log and "stopped by a signal (exit 143)" in predict_log
+    kept = re.findall(r"resuming: (\d+) of (\d+) batches already predicted", predict_log)
+    assert len(kept) == 1 and 0 < int(kept[0][0]) < int(kept[0][1]), predict_log  # resumed mid-way
+    assert not (workdir / "results/predictions/demo.jsonl.parts").exists()
 
     for name in ("model.safetensors",):
         assert (workdir / "results/models/demo" / name).read_bytes() == (
@@ -139,3 +160,21 @@ def test_a_time_limited_train_job_saves_at_the_signal_and_the_retry_resumes(clus
         interrupted["f1"],
     )
     assert (interrupted["exact"], interrupted["f1"]) == (uninterrupted["exact"], uninterrupted["f1"])
+
+
+def preempt_predict(cluster, workdir, seen: set, preempted: list) -> None:
+    """Send SIGTERM to the first predict job once its first batch is kept (what preemption sends)."""
+    parts = workdir / "results/predictions/demo.jsonl.parts"
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        if any(parts.glob("batch-*.jsonl")):
+            running = [
+                job
+                for job in jobs_by_rule(j for j in cluster.jobs() if j["JobId"] not in seen).get("predict", [])
+                if job["JobState"] == "RUNNING"
+            ]
+            if running:
+                cluster.run("scancel", "--signal=TERM", running[0]["JobId"], check=False)
+                preempted.append(running[0]["JobId"])
+                return
+        time.sleep(0.2)

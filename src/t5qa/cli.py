@@ -300,6 +300,22 @@ def add_job_options(parser) -> None:
     )
 
 
+def add_attempt_options(parser) -> None:
+    """The options of a step that Snakemake retries (t5qa.model.attempts)."""
+    parser.add_argument(
+        "--attempts",
+        help="a log each attempt appends its decisions to: start, stop at a signal, resume, failure (it outlives "
+        "the retries of a job, whose own log Snakemake deletes)",
+    )
+    parser.add_argument(
+        "--attempt",
+        type=int,
+        default=1,
+        help="Snakemake's attempt number ({resources.attempt}): 1 is a new run; a later attempt after one that "
+        "failed on its own (not at a signal) stops at once with that failure",
+    )
+
+
 def check_threads(threads: int | None) -> None:
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be 1 or more, not {threads}")

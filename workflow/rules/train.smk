@@ -13,6 +13,9 @@ rule train:
         accelerate_config=accelerate_config("train"),
     resources:
         gpu=gpus("train"),
+        # Snakemake's attempt number (1, then 2, 3 for its retries): a retry of an attempt that failed on its own
+        # (out of memory, a traceback) stops at once with that error; attempt 1, a new run, always starts.
+        attempt=lambda wc, attempt: attempt,
     threads: 2
     conda:
         "../envs/t5qa.yaml"
@@ -21,9 +24,10 @@ rule train:
     shell:
         # exec: the trainer replaces the shell, so a SIGTERM from Slurm (sent to every process of the job step)
         # cannot kill a shell or a log pipe under it; the trainer saves a checkpoint and exits 143.
-        # Snakemake deletes {log} before each attempt: the attempts file keeps one line per start, stop and resume.
+        # Snakemake deletes {log} before each attempt: the attempts file keeps one line per decision of every attempt
+        # (start, stop at a signal, resume, failure, refusal).
         # 3>&2: the step's own lines (progress, losses) also reach the terminal, or the Slurm job's output.
         "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --stats {input.stats}"
         " --model {params.model} --output {output.model} --checkpoints {params.checkpoints}"
         " --settings {params.settings:q} --threads {threads} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
-        " --attempts {params.attempts} --echo-fd 3 3>&2 > {log} 2>&1"
+        " --attempts {params.attempts} --attempt {resources.attempt} --echo-fd 3 3>&2 > {log} 2>&1"

@@ -4,8 +4,8 @@
   t5qa ask results/models/demo --file questions.jsonl        # or .csv: columns question, context[, id]
   cat questions.jsonl | t5qa ask results/models/demo --json  # one JSON object a line in, one a line out
 
-Prints each answer with its score (mean log-probability of its tokens) and no-answer probability; an empty answer
-means the model holds the question unanswerable from the context.
+Prints each answer with its score (the sum of the log-probabilities of its tokens, as the predict step's) and
+no-answer probability; an empty answer means the model holds the question unanswerable from the context.
 """
 
 from __future__ import annotations

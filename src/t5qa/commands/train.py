@@ -8,13 +8,13 @@ Example:
 """
 
 import logging
-import os
 from pathlib import Path
 
 from t5qa import cli
 from t5qa.data.batching import use_job_threads
 from t5qa.errors import InputError
 from t5qa.manifest import build_manifest, now
+from t5qa.model import attempts
 from t5qa.model.train import train
 from t5qa.progress import echo_to
 from t5qa.settings import TrainSettings
@@ -39,15 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where resumable checkpoints live (not a Snakemake output; removed at the end)",
     )
     parser.add_argument(
-        "--attempts",
-        help="a log this run appends its start, stop and resume lines to (it outlives the retries of a preempted job)",
-    )
-    parser.add_argument(
         "--dataloader-workers",
         type=int,
         default=0,
         help="DataLoader worker processes (speed only, not a hyperparameter)",
     )
+    cli.add_attempt_options(parser)
     cli.add_job_options(parser)
     args = parser.parse_args(argv)
     echo_to(args.echo_fd, f"train {Path(args.output).name}")
@@ -56,41 +53,33 @@ def main(argv: list[str] | None = None) -> int:
         {"--attempts": args.attempts},
         {"--output": args.output, "--checkpoints": args.checkpoints},
     )
-    settings = TrainSettings.from_json(args.settings)
-    if args.dataloader_workers < 0:
-        raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
-    cli.check_threads(args.threads)
-    threads = use_job_threads(args.threads)
-    if args.attempts and os.environ.get("RANK", "0") == "0":
-        Path(args.attempts).parent.mkdir(parents=True, exist_ok=True)
-        history = logging.FileHandler(args.attempts, mode="a", encoding="utf-8")
-        history.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(history)
-    started = now()
-    job = f" (Slurm job {os.environ['SLURM_JOB_ID']})" if "SLURM_JOB_ID" in os.environ else ""
-    log.info("=== train %s -> %s, started %s%s, %d torch threads", args.tokenized, args.output, started, job, threads)
-    inputs = {"tokenized": args.tokenized, "stats": args.stats}
-    if Path(args.model).exists():
-        inputs["model"] = args.model
+    with attempts.recorded(args.attempts, "train", args.attempt) as attempt:
+        settings = attempt.settings = TrainSettings.from_json(args.settings)
+        if args.dataloader_workers < 0:
+            raise InputError(f"--dataloader-workers must be 0 or more, not {args.dataloader_workers}")
+        cli.check_threads(args.threads)
+        threads = use_job_threads(args.threads)
+        started = now()
+        log.info("=== train %s -> %s, started %s, %d torch threads", args.tokenized, args.output, started, threads)
+        inputs = {"tokenized": args.tokenized, "stats": args.stats}
+        if Path(args.model).exists():
+            inputs["model"] = args.model
 
-    def manifest() -> dict:
-        return build_manifest("train", {**settings.as_dict(), "model": args.model}, inputs, started)
+        def manifest() -> dict:
+            return build_manifest("train", {**settings.as_dict(), "model": args.model}, inputs, started)
 
-    status = train(
-        settings,
-        Path(args.tokenized),
-        Path(args.stats),
-        args.model,
-        Path(args.output),
-        Path(args.checkpoints),
-        dataloader_workers=args.dataloader_workers,
-        manifest=manifest,
-    )
-    if status:
-        log.warning("stopped by signal after saving a checkpoint; rerun to resume")
-        return status
-    log.info("finished: %s", args.output)
-    return 0
+        status = train(
+            settings,
+            Path(args.tokenized),
+            Path(args.stats),
+            args.model,
+            Path(args.output),
+            Path(args.checkpoints),
+            dataloader_workers=args.dataloader_workers,
+            manifest=manifest,
+        )
+        attempt.ended(status, f": {args.output}" if not status else " after saving a checkpoint")
+    return status
 
 
 if __name__ == "__main__":

@@ -59,13 +59,7 @@ def tokenize_dataset(
     """Tokenize each split given (split -> [(source, table)]) into `output` (save_to_disk, renamed into place).
     Returns the stats. With `stats_path`, `write_stats(path, stats)` writes them there too, and the folder and the
     stats are renamed into place together (never one run's folder with another run's stats)."""
-    for warning in check_template(settings.template):
-        log.warning(warning)
-    if settings.long_inputs == "windows" and settings.overlap >= settings.max_source_length:
-        raise InputError(
-            f"--settings: stride {settings.overlap} must be smaller than max_source_length "
-            f"{settings.max_source_length} (windows share `stride` tokens and still hold the question)"
-        )
+    check_tokenize_settings(settings)
     splits, stats = {}, {}
     raws = {split: load_split(split_tables, text_columns(settings)) for split, split_tables in tables.items()}
     overlap = train_validation_overlap(raws, settings) if {"train", "validation"} <= raws.keys() else None
@@ -95,6 +89,17 @@ def tokenize_dataset(
         datasets.DatasetDict(splits).save_to_disk(str(tmp))
         write_stats(stats_tmp, stats)
     return stats
+
+
+def check_tokenize_settings(settings: TokenizeSettings) -> None:
+    """Warn about a template the model may read badly; refuse windows that could not hold the question."""
+    for warning in check_template(settings.template):
+        log.warning(warning)
+    if settings.long_inputs == "windows" and settings.overlap >= settings.max_source_length:
+        raise InputError(
+            f"--settings: stride {settings.overlap} must be smaller than max_source_length "
+            f"{settings.max_source_length} (windows share `stride` tokens and still hold the question)"
+        )
 
 
 def gold_column(raw: datasets.Dataset) -> pa.ChunkedArray:

@@ -1,7 +1,7 @@
 """Ask a trained model: questions and contexts in, answers out, exactly as the pipeline's predict step answers them.
 
 The questions go through the tokenize step's own code (the template, the windows of a long context) and the predict
-step's own code (batches, the best window, the no-answer rule) on a temporary folder, so an answer here is the
+step's own code (batches, best window, no-answer rule: t5qa.model.answering), in memory, so an answer here is the
 answer the workflow would give. The tokenize settings come from the model folder (`tokenize_stats.json`, which the
 train step writes beside the weights); a model without them (a hub id, an older folder) takes the schema's defaults,
 each of which can be given on the command line.
@@ -12,22 +12,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tempfile
 from pathlib import Path
 
-import pandas as pd
+import torch
 
-from t5qa import UNIFORM_COLUMNS
-from t5qa.data.features import load_tokenizer
-from t5qa.data.tokenize_data import tokenize_dataset
+from t5qa.data.features import load_tokenizer, make_tokenize_fn
+from t5qa.data.tokenize_data import check_tokenize_settings
 from t5qa.data.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 from t5qa.errors import InputError
-from t5qa.model.model_io import auto_max_new_tokens
-from t5qa.model.predict import predict
+from t5qa.model.answering import answer_questions, check_vocabulary, prepare_model
+from t5qa.model.model_io import auto_max_new_tokens, load_model
 from t5qa.settings import PredictSettings, TokenizeSettings
 from t5qa.text import process_text
 
-SOURCE = "asked"  # the source name the questions get in the temporary tables
+SOURCE = "asked"  # the source name the questions get as model inputs
 
 
 def model_tokenize_settings(model: str, overrides: dict) -> tuple[TokenizeSettings, int | None]:
@@ -80,23 +78,52 @@ def read_questions(text: str, where: str) -> list[dict]:
     return questions
 
 
-def questions_table(questions: list[dict]) -> pd.DataFrame:
-    """The questions as a normalized table (the uniform columns, processed like the normalize step does)."""
-    return pd.DataFrame(
-        [
-            {
-                "id": q["id"],
-                "question": q["question"],
-                "question_processed": process_text(q["question"]),
-                "context": q["context"],
-                "context_processed": process_text(q["context"]),
-                "answer": "",
-                "answer_processed": "",
-            }
-            for q in questions
-        ],
-        columns=UNIFORM_COLUMNS,
-    )
+def questions_batch(questions: list[dict]) -> dict[str, list]:
+    """The questions as the tokenize step reads a normalized table's rows (processed like the normalize step does)."""
+    return {
+        "id": [q["id"] for q in questions],
+        "source": [SOURCE] * len(questions),
+        "question": [q["question"] for q in questions],
+        "question_processed": [process_text(q["question"]) for q in questions],
+        "context": [q["context"] for q in questions],
+        "context_processed": [process_text(q["context"]) for q in questions],
+        "answer": [""] * len(questions),
+        "answer_processed": [""] * len(questions),
+    }
+
+
+class Asker:
+    """A model loaded once (on the GPU when there is one), answering lists of questions in memory."""
+
+    def __init__(self, model: str, tokenize_settings: TokenizeSettings, longest_target: int | None = None):
+        check_tokenize_settings(tokenize_settings)
+        self.tokenize_settings, self.longest_target = tokenize_settings, longest_target
+        self.tokenizer = load_tokenizer(model)
+        self.tokenize = make_tokenize_fn(self.tokenizer, tokenize_settings, all_windows=True)
+        _, self.model = load_model(model)
+        self.where = model
+
+    def ask(self, questions: list[dict], settings: PredictSettings) -> list[dict]:
+        """Each question's answer record, in the order given: id, question, prediction ("" for no answer), score
+        (the sum of the log-probabilities of the answer's tokens), na_prob (the probability of the unanswerable
+        target), and the window and window count of a context too long for one input."""
+        if settings.max_new_tokens == "auto":
+            limit = self.tokenize_settings.max_target_length
+            new_tokens = auto_max_new_tokens(self.longest_target, limit) if self.longest_target else limit
+            settings = PredictSettings.from_dict({**settings.as_dict(), "max_new_tokens": new_tokens})
+        inputs = self.tokenize(questions_batch(questions))
+        check_vocabulary(inputs["input_ids"], self.model, self.where)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model = prepare_model(self.model, settings, device)
+        unanswerable = self.tokenize_settings.unanswerable_target
+        answers = {row["id"]: row for row in answer_questions(model, self.tokenizer, inputs, settings, unanswerable)}
+        records = []
+        for q in questions:
+            answer = answers[q["id"]]
+            record = {"id": q["id"], "question": q["question"], "prediction": answer["prediction"]}
+            record |= {key: answer[key] for key in ("score", "na_prob", "window", "windows") if key in answer}
+            records.append(record)
+        return records
 
 
 def ask(
@@ -106,26 +133,5 @@ def ask(
     tokenize_settings: TokenizeSettings,
     longest_target: int | None = None,
 ) -> list[dict]:
-    """Each question's answer record, in the order given: id, question, prediction ("" for no answer), score
-    (the answer's mean token log-probability), na_prob (the probability of the unanswerable target), and the
-    window and window count of a context too long for one input."""
-    if predict_settings.max_new_tokens == "auto":
-        limit = tokenize_settings.max_target_length
-        new_tokens = auto_max_new_tokens(longest_target, limit) if longest_target else limit
-        predict_settings = PredictSettings.from_dict({**predict_settings.as_dict(), "max_new_tokens": new_tokens})
-    tokenizer = load_tokenizer(model)
-    with tempfile.TemporaryDirectory(prefix="t5qa-ask-") as folder:
-        work = Path(folder)
-        table = work / "asked.parquet"
-        questions_table(questions).to_parquet(table, index=False)
-        tokenize_dataset({"test": [(SOURCE, table)]}, tokenizer, tokenize_settings, work / "tokenized")
-        output = work / "predictions.jsonl"
-        predict(model, work / "tokenized", output, predict_settings, tokenize_settings.unanswerable_target, "test")
-        answers = {row["id"]: row for row in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
-    records = []
-    for q in questions:
-        answer = answers[q["id"]]
-        record = {"id": q["id"], "question": q["question"], "prediction": answer["prediction"]}
-        record |= {key: answer[key] for key in ("score", "na_prob", "window", "windows") if key in answer}
-        records.append(record)
-    return records
+    """Load `model` and answer `questions` (see `Asker.ask`)."""
+    return Asker(model, tokenize_settings, longest_target).ask(questions, predict_settings)

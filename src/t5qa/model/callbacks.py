@@ -13,6 +13,7 @@ import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
 from transformers.trainer_callback import ProgressCallback
 
+from t5qa.model import attempts
 from t5qa.model.checkpoints import prune_best_models, save_best_model, write_marker
 from t5qa.progress import Ticker
 from t5qa.settings import TrainSettings
@@ -45,6 +46,7 @@ class StopOnSignal(TrainerCallback):
             os._exit(128 + signum)
         name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
         hint = " (Ctrl-C again to stop at once)" if signum == signal.SIGINT else ""
+        attempts.signal_received(signum)
         log.warning("%s received: saving a checkpoint at the end of this step, then exiting%s", name, hint)
         self.requested = True
         self.signal_number = signum
@@ -58,7 +60,7 @@ class StopOnSignal(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._any_rank_requested(args):
-            log.warning("stopping at step %d: saving checkpoint-%d", state.global_step, state.global_step)
+            attempts.log.warning("stopping at step %d: saving checkpoint-%d", state.global_step, state.global_step)
             control.should_save = True
             control.should_training_stop = True
             self.stopped = True

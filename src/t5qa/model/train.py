@@ -42,7 +42,7 @@ from transformers.trainer_utils import seed_worker
 from t5qa.data.batching import TokenBudgetBatchSampler
 from t5qa.data.tokenize_stats import STATS_IN_MODEL, load_tokenize_stats, read_tokenize_stats
 from t5qa.errors import InputError
-from t5qa.model import attention
+from t5qa.model import attempts, attention
 from t5qa.model.callbacks import (
     BarOnly,
     KeepBest,
@@ -330,9 +330,9 @@ def train(
     resume, why_not = resumable_checkpoint(checkpoint_dir, fingerprint)
     trainer.accelerator.wait_for_everyone()  # every rank has decided before the main one clears anything
     if resume:
-        log.info("resuming from %s", resume)
+        attempts.log.info("resuming from %s", resume)
     elif why_not:
-        log.warning("not resuming: %s in %s; training from the start", why_not, checkpoint_dir)
+        attempts.log.warning("not resuming: %s in %s; training from the start", why_not, checkpoint_dir)
     if trainer.is_world_process_zero():
         best = checkpoint_best_step(resume) if resume else None
         keep = [resume, events, checkpoint_dir / f"{BEST_PREFIX}{best}"] if resume else []
