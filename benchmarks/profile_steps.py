@@ -117,7 +117,7 @@ def profile_training(work: Path, steps: int) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from t5qa.model.train import QATrainer
+    from t5qa.model.trainer import QATrainer
 
     warmup = 2
     clock = Clock()

@@ -219,7 +219,7 @@ def measure_pipeline_training(work: str, batch_tokens: int | None, steps: int, w
     import torch
     from transformers import TrainerCallback
 
-    from t5qa.model.train import QATrainer
+    from t5qa.model.trainer import QATrainer
 
     work = Path(work)
     timing = {"step_ends": [], "model": 0.0, "examples": 0, "tokens": 0}

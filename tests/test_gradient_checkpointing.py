@@ -7,7 +7,8 @@ import datasets
 from transformers import DataCollatorForSeq2Seq, TrainerCallback
 
 from t5qa.model.model_io import load_model
-from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.train import training_arguments
+from t5qa.model.trainer import QATrainer
 from t5qa.model.training_data import load_train_split
 from t5qa.settings import TrainSettings
 

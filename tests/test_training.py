@@ -21,7 +21,8 @@ from transformers import DataCollatorForSeq2Seq
 
 from t5qa.evaluate.scoring import aggregate, score_one
 from t5qa.model.model_io import load_model
-from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.train import training_arguments
+from t5qa.model.trainer import QATrainer
 from t5qa.model.training_data import load_eval_set, load_train_split
 from t5qa.settings import TrainSettings
 
@@ -545,7 +546,8 @@ import datasets
 from transformers import DataCollatorForSeq2Seq
 from t5qa.model.model_io import load_model
 from t5qa.settings import TrainSettings
-from t5qa.model.train import QATrainer, training_arguments
+from t5qa.model.train import training_arguments
+from t5qa.model.trainer import QATrainer
 from t5qa.model.training_data import load_eval_set, load_train_split, make_scorer
 
 prepared, model_dir, out = map(Path, sys.argv[1:])
