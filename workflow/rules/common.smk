@@ -92,6 +92,15 @@ except ValueError as err:
     raise WorkflowError(str(err)) from None
 
 
+def declared_archive_model(wildcards):
+    """(archive, member, tokenizer) of a prefetch_archive_model job: only a model the config declares (checked by
+    model_in_archive) is extracted, whatever path was asked for."""
+    folder = f"results/prefetch/archive-models/{wildcards.archive}/{wildcards.member}"
+    if folder not in ARCHIVE_MODELS:
+        raise ValueError(f"{folder}: no experiment's model.name_or_path is archive://{wildcards.archive}/{wildcards.member}")
+    return ARCHIVE_MODELS[folder]
+
+
 def experiment_name(wildcards):
     return wildcards.xp.removeprefix("experiments/").rstrip("/") or DEFAULT
 
@@ -152,14 +161,14 @@ def normalized(sources, split):
 
 
 def tables_arguments(wildcards):
-    """--train A=... --validation A=... (or --test A=...) for the tokenize script."""
+    """--train A=... --validation A=... (or --test A=...) for the tokenize script: shell words, each quoted (:q)."""
     sources = dataset_sources(wildcards.dataset)
-    return " ".join(f"--{split} {named_tables(sources, split)}" for split in scored_splits(wildcards))
+    return [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
 
 
 def named_tables(sources, split):
-    """SOURCE=PATH arguments for the scripts."""
-    return " ".join(f"{s}={path}" for s, path in zip(sources, normalized(sources, split)))
+    """SOURCE=PATH arguments for the scripts (a list of shell words, each quoted by :q)."""
+    return [f"{s}={path}" for s, path in zip(sources, normalized(sources, split))]
 
 
 def normalize_stats(sources):
@@ -167,12 +176,12 @@ def normalize_stats(sources):
 
 
 def named_stats(sources):
-    """SOURCE:SPLIT=PATH arguments for the report page."""
-    return " ".join(
+    """SOURCE:SPLIT=PATH arguments for the report page (a list of shell words, each quoted by :q)."""
+    return [
         f"{source}:{split}={expand(rules.normalize.output.stats, source=source, split=split)[0]}"
         for source in sources
         for split in SPLITS
-    )
+    ]
 
 
 def tokenizer_location(entry, dataset):

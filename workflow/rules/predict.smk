@@ -17,6 +17,6 @@ rule predict:
     log:
         "logs/{xp}predict/{dataset}{on}{test}.log",
     shell:
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {params.model}"
-        " --tokenized {input.tokenized} --split {params.split} --stats {input.stats} --output {output.predictions}"
-        " --settings {params.settings:q} --threads {threads} --echo-fd 3 3>&2 > {log} 2>&1"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script:q} --model {params.model:q}"
+        " --tokenized {input.tokenized:q} --split {params.split:q} --stats {input.stats:q} --output {output.predictions:q}"
+        " --settings {params.settings:q} --threads {threads} --echo-fd 3 3>&2 > {log:q} 2>&1"

@@ -23,7 +23,7 @@ rule train:
         # cannot kill a shell or a log pipe under it; the trainer saves a checkpoint and exits 143.
         # Snakemake deletes {log} before each attempt: the attempts file keeps one line per start, stop and resume.
         # 3>&2: the step's own lines (progress, losses) also reach the terminal, or the Slurm job's output.
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --stats {input.stats}"
-        " --model {params.model} --output {output.model} --checkpoints {params.checkpoints}"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script:q} --tokenized {input.tokenized:q} --stats {input.stats:q}"
+        " --model {params.model:q} --output {output.model:q} --checkpoints {params.checkpoints:q}"
         " --settings {params.settings:q} --threads {threads} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
-        " --attempts {params.attempts} --echo-fd 3 3>&2 > {log} 2>&1"
+        " --attempts {params.attempts:q} --echo-fd 3 3>&2 > {log:q} 2>&1"
