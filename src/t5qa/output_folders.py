@@ -34,9 +34,7 @@ def unsafe_directory_outputs(rules) -> list[str]:
             if not is_flagged(output, "directory"):
                 continue
             pattern = str(output)
-            constraints = {
-                match.group("name"): match.group("constraint") for match in WILDCARD_REGEX.finditer(pattern)
-            }
+            constraints = {match.group("name"): match.group("constraint") for match in WILDCARD_REGEX.finditer(pattern)}
             plain = WILDCARD_REGEX.sub(lambda match: "{" + match.group("name") + "}", pattern)
             if problem := folder_problem(plain, constraints):
                 problems.append(f"rule {rule.name}: the directory output {plain} {problem}")
