@@ -20,6 +20,7 @@ from t5qa.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, s
 from t5qa.formats import FORMATS
 from t5qa.launch import rule_launcher
 from t5qa.manifest import sha256_of
+from t5qa.model_identity import folder_identity
 from t5qa.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
@@ -207,6 +208,17 @@ def model_input(entry, dataset):
     if settings["model"]["name_or_path"] == "scratch" or model_in_archive(settings["model"]["name_or_path"]):
         return model_location(entry, dataset)
     return expand(rules.prefetch_hub.output.record, hub=entry["hub"]["model"], role="model")[0]
+
+
+def starting_model_files(wildcards):
+    """A local model folder's files (path, size, sha256; t5qa.model_identity), tracked by train and predict: new
+    weights under the same path retrain and re-predict. A hub model is pinned by its prefetch record (an input,
+    naming the revision fetched), an archive model by its extracted folder (an input), a scratch one by its
+    settings."""
+    name = experiment(wildcards)["settings"]["model"]["name_or_path"]
+    if name == "scratch" or model_in_archive(name) or not Path(name).is_dir():
+        return canonical(None)
+    return canonical(folder_identity(Path(name), cache_path=Path(".snakemake/t5qa/model-hashes.json")))
 
 
 def gpus(step):

@@ -6,6 +6,7 @@ rule predict:
     params:
         settings=step_settings(PredictSettings),
         model=predict_model,
+        model_files=starting_model_files,
         split=evaluated_split,
         launcher=launcher("predict"),
         accelerate_config=accelerate_config("predict"),

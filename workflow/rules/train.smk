@@ -6,6 +6,7 @@ rule train:
     params:
         settings=step_settings(TrainSettings),
         model=lambda wc: model_location(experiment(wc), wc.dataset),
+        model_files=starting_model_files,
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
         checkpoints="results/{xp}checkpoints/{dataset}",
         attempts="logs/{xp}train/{dataset}.attempts.log",
