@@ -32,7 +32,9 @@ rule summary:
         named_csv=f"results/summary/{SUMMARY_NAME}.csv",
         named_markdown=f"results/summary/{SUMMARY_NAME}.md",
     params:
-        runs=canonical(SUMMARY_RUNS),
+        # A function: Snakemake would read a string param's braces (a varied tokenize.template's {question}) as
+        # wildcards.
+        runs=lambda wc: canonical(SUMMARY_RUNS),
     conda:
         "../envs/t5qa.yaml"
     log:
