@@ -138,3 +138,15 @@ def test_names_past_a_file_names_length_are_refused():
     with pytest.raises(ValueError, match="over the 255 a file name may hold"):
         declared_experiments({"sweeps": [{"name": "s" * 250, "grid": {"train.learning_rate": [0.1]}}]})
     assert "x" * 255 in declared_experiments({"experiments": {"x" * 255: {}}})
+
+
+def test_an_experiment_varying_the_template_builds_the_summary_dag(tmp_path):
+    """Class 6: the summary's settings hold `{question}`; as a string param Snakemake read it as a wildcard."""
+    from .workflow_helpers import snakemake, tiny_config, write_config, write_tiny_sources
+
+    config = tiny_config(
+        write_tiny_sources(tmp_path),
+        experiments={"short": {"tokenize": {"template": "q: {question} c: {context}"}}},
+    )
+    result = snakemake(tmp_path, "-n", "--configfile", str(write_config(tmp_path, config)), check=False)
+    assert result.returncode == 0 and "WildcardError" not in result.stderr, result.stderr[-2000:]
