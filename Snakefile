@@ -11,6 +11,7 @@ from snakemake.utils import min_version
 
 from t5qa.plan.config_check import validate_config
 from t5qa.plan.experiments import build_experiments, evaluation_runs
+from t5qa.plan.output_folders import unsafe_directory_outputs
 
 min_version("9.0")
 
@@ -56,6 +57,12 @@ include: "workflow/rules/metrics.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/causalqa_table.smk"
+
+
+# Snakemake deletes a directory() output before its job runs: every one must lie under results/, whatever its
+# wildcards hold (t5qa.plan.output_folders).
+if problems := unsafe_directory_outputs(workflow.rules):
+    raise WorkflowError("; ".join(problems))
 
 
 report: "workflow/report/workflow.rst"

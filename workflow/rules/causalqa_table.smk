@@ -21,4 +21,4 @@ rule causalqa_table:
     log:
         "logs/causalqa_table.log",
     shell:
-        "python {input.script} --cells {params.cells:q} --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
+        "python {input.script:q} --cells {params.cells:q} --csv {output.csv:q} --markdown {output.markdown:q} > {log:q} 2>&1"

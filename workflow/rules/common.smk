@@ -20,6 +20,7 @@ from t5qa.plan.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_ind
 from t5qa.data.formats import FORMATS
 from t5qa.plan.launch import rule_launcher
 from t5qa.manifest import sha256_of
+from t5qa.model.model_identity import folder_identity
 from t5qa.data.sources import ALL_SPLITS, SPLITS, TEST, raw_extension, read_split, split_spec
 
 ROOT = Path(workflow.basedir)
@@ -92,6 +93,15 @@ except ValueError as err:
     raise WorkflowError(str(err)) from None
 
 
+def declared_archive_model(wildcards):
+    """(archive, member, tokenizer) of a prefetch_archive_model job: only a model the config declares (checked by
+    model_in_archive) is extracted, whatever path was asked for."""
+    folder = f"results/prefetch/archive-models/{wildcards.archive}/{wildcards.member}"
+    if folder not in ARCHIVE_MODELS:
+        raise ValueError(f"{folder}: no experiment's model.name_or_path is archive://{wildcards.archive}/{wildcards.member}")
+    return ARCHIVE_MODELS[folder]
+
+
 def experiment_name(wildcards):
     return wildcards.xp.removeprefix("experiments/").rstrip("/") or DEFAULT
 
@@ -152,14 +162,14 @@ def normalized(sources, split):
 
 
 def tables_arguments(wildcards):
-    """--train A=... --validation A=... (or --test A=...) for the tokenize script."""
+    """--train A=... --validation A=... (or --test A=...) for the tokenize script: shell words, each quoted (:q)."""
     sources = dataset_sources(wildcards.dataset)
-    return " ".join(f"--{split} {named_tables(sources, split)}" for split in scored_splits(wildcards))
+    return [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
 
 
 def named_tables(sources, split):
-    """SOURCE=PATH arguments for the scripts."""
-    return " ".join(f"{s}={path}" for s, path in zip(sources, normalized(sources, split)))
+    """SOURCE=PATH arguments for the scripts (a list of shell words, each quoted by :q)."""
+    return [f"{s}={path}" for s, path in zip(sources, normalized(sources, split))]
 
 
 def normalize_stats(sources):
@@ -167,12 +177,12 @@ def normalize_stats(sources):
 
 
 def named_stats(sources):
-    """SOURCE:SPLIT=PATH arguments for the report page."""
-    return " ".join(
+    """SOURCE:SPLIT=PATH arguments for the report page (a list of shell words, each quoted by :q)."""
+    return [
         f"{source}:{split}={expand(rules.normalize.output.stats, source=source, split=split)[0]}"
         for source in sources
         for split in SPLITS
-    )
+    ]
 
 
 def tokenizer_location(entry, dataset):
@@ -198,6 +208,17 @@ def model_input(entry, dataset):
     if settings["model"]["name_or_path"] == "scratch" or model_in_archive(settings["model"]["name_or_path"]):
         return model_location(entry, dataset)
     return expand(rules.prefetch_hub.output.record, hub=entry["hub"]["model"], role="model")[0]
+
+
+def starting_model_files(wildcards):
+    """A local model folder's files (path, size, sha256; t5qa.model.model_identity), tracked by train and predict: new
+    weights under the same path retrain and re-predict. A hub model is pinned by its prefetch record (an input,
+    naming the revision fetched), an archive model by its extracted folder (an input), a scratch one by its
+    settings."""
+    name = experiment(wildcards)["settings"]["model"]["name_or_path"]
+    if name == "scratch" or model_in_archive(name) or not Path(name).is_dir():
+        return canonical(None)
+    return canonical(folder_identity(Path(name), cache_path=Path(".snakemake/t5qa/model-hashes.json")))
 
 
 def gpus(step):

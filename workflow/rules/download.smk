@@ -20,7 +20,7 @@ rule download_archive:
     log:
         "logs/download/archives/{archive}.log",
     shell:
-        "python {input.script} --location {params.location:q} --output {output.archive} > {log} 2>&1"
+        "python {input.script:q} --location {params.location:q} --output {output.archive:q} > {log:q} 2>&1"
 
 
 rule download:
@@ -31,7 +31,7 @@ rule download:
         manifest="results/raw/{source}/{split}.{ext}.manifest.json",
     params:
         location=lambda wc: canonical(download_location(wc)),
-        archive=lambda wc, input: f"--archive {input.archive}" if "archive" in input.keys() else "",
+        archive=lambda wc, input: ["--archive", input.archive] if "archive" in input.keys() else [],
     wildcard_constraints:
         ext="|".join(sorted({fmt.extension for fmt in FORMATS.values()})),
     conda:
@@ -39,5 +39,5 @@ rule download:
     log:
         "logs/download/{source}/{split}.{ext}.log",
     shell:
-        "python {input.script} --location {params.location:q} {params.archive} --output {output.raw}"
-        " > {log} 2>&1"
+        "python {input.script:q} --location {params.location:q} {params.archive:q} --output {output.raw:q}"
+        " > {log:q} 2>&1"

@@ -19,7 +19,7 @@ rule metrics:
         "logs/{xp}metrics/{dataset}{on}{test}.log",
     shell:
         # --dataset-name: the dataset scored; the baselines' most frequent answer comes from the training data.
-        "python {input.script} --predictions {input.predictions} --references {params.references}"
-        " --train-references {input.train} --output {output.metrics} --manifest {output.manifest}"
-        " --questions {output.questions}"
-        " --dataset-name {wildcards.dataset}{wildcards.on}{wildcards.test} --model-name {params.model} > {log} 2>&1"
+        "python {input.script:q} --predictions {input.predictions:q} --references {params.references:q}"
+        " --train-references {input.train:q} --output {output.metrics:q} --manifest {output.manifest:q}"
+        " --questions {output.questions:q}"
+        " --dataset-name {wildcards.dataset:q}{wildcards.on:q}{wildcards.test:q} --model-name {params.model:q} > {log:q} 2>&1"

@@ -13,5 +13,5 @@ rule normalize:
     log:
         "logs/normalize/{source}/{split}.log",
     shell:
-        "python {input.script} --input {input.raw} --output {output.table} --stats {output.stats}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python {input.script:q} --input {input.raw:q} --output {output.table:q} --stats {output.stats:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@ rule predict:
     params:
         settings=step_settings(PredictSettings),
         model=predict_model,
+        model_files=starting_model_files,
         split=evaluated_split,
         launcher=launcher("predict"),
         accelerate_config=accelerate_config("predict"),
@@ -22,7 +23,7 @@ rule predict:
         # Each batch's answers are kept in {output.predictions}.parts/ (not an output: Snakemake would delete it
         # before a retry) as they are made; a retry after a signal or a kill predicts only the batches missing.
         # exec and the attempts log: as train's (a retry of an attempt that failed on its own stops at once).
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --model {params.model}"
-        " --tokenized {input.tokenized} --split {params.split} --stats {input.stats} --output {output.predictions}"
-        " --settings {params.settings:q} --threads {threads} --attempts {params.attempts}"
-        " --attempt {resources.attempt} --echo-fd 3 3>&2 > {log} 2>&1"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script:q} --model {params.model:q}"
+        " --tokenized {input.tokenized:q} --split {params.split:q} --stats {input.stats:q}"
+        " --output {output.predictions:q} --settings {params.settings:q} --threads {threads}"
+        " --attempts {params.attempts:q} --attempt {resources.attempt} --echo-fd 3 3>&2 > {log:q} 2>&1"

@@ -23,30 +23,31 @@ rule prefetch_hub:
     log:
         "logs/prefetch/{hub}{role}.log",
     shell:
-        "python {input.script} --name {params.name} --output {output.record} > {log} 2>&1"
+        "python {input.script:q} --name {params.name:q} --output {output.record:q} > {log:q} 2>&1"
 
 
 # A model that is a folder inside an archive (model.name_or_path: archive://NAME/FOLDER), extracted here; a folder
 # without a tokenizer gets the experiment's model.tokenizer saved beside the weights.
 rule prefetch_archive_model:
     input:
-        archive=lambda wc: expand(rules.download_archive.output.archive, archive=wc.archive)[0],
+        archive=lambda wc: expand(rules.download_archive.output.archive, archive=declared_archive_model(wc)[0])[0],
         script=step_script("prefetch_archive_model.py"),
         code=step_code("prefetch_archive_model.py"),
     output:
         model=directory("results/prefetch/archive-models/{archive}/{member}"),
     params:
-        tokenizer=lambda wc: ARCHIVE_MODELS[f"results/prefetch/archive-models/{wc.archive}/{wc.member}"][2],
+        tokenizer=lambda wc: declared_archive_model(wc)[2],
     wildcard_constraints:
         archive=r"[A-Za-z0-9_\-]+",
-        member=r"[^.].*",
+        # plain folder names, none starting with a dot (so no . or ..): the folder lies under its archive's
+        member=r"[^./\\][^/\\]*(?:/[^./\\][^/\\]*)*",
     conda:
         "../envs/t5qa.yaml"
     log:
         "logs/prefetch/archive-models/{archive}/{member}.log",
     shell:
-        "python {input.script} --archive {input.archive} --member {wildcards.member:q} --tokenizer {params.tokenizer:q}"
-        " --output {output.model} > {log} 2>&1"
+        "python {input.script:q} --archive {input.archive:q} --member {wildcards.member:q} --tokenizer {params.tokenizer:q}"
+        " --output {output.model:q} > {log:q} 2>&1"
 
 
 rule prefetch_dataset:
@@ -59,7 +60,7 @@ rule prefetch_dataset:
     log:
         "logs/prefetch/datasets/{dataset}.log",
     shell:
-        "ls -l {input} > {output.listing} 2> {log}"
+        "ls -l {input:q} > {output.listing:q} 2> {log:q}"
 
 
 rule prefetch:

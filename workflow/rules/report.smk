@@ -25,8 +25,8 @@ rule plot_training:
     log:
         "logs/{xp}plot_training/{dataset}.log",
     shell:
-        "python {input.script} --log-history {input.model}/log_history.json --output {output.plot}"
-        " --title {params.title:q} > {log} 2>&1"
+        "python {input.script:q} --log-history {input.model:q}/log_history.json --output {output.plot:q}"
+        " --title {params.title:q} > {log:q} 2>&1"
 
 
 rule report_page:
@@ -50,6 +50,6 @@ rule report_page:
     log:
         "logs/{xp}report_page/{dataset}.log",
     shell:
-        "python {input.script} --dataset {wildcards.dataset} --metrics {input.metrics}"
-        " --normalize-stats {params.normalize_stats} --tokenize-stats {input.tokenize_stats}"
-        " --output {output.page} > {log} 2>&1"
+        "python {input.script:q} --dataset {wildcards.dataset:q} --metrics {input.metrics:q}"
+        " --normalize-stats {params.normalize_stats:q} --tokenize-stats {input.tokenize_stats:q}"
+        " --output {output.page:q} > {log:q} 2>&1"

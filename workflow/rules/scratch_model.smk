@@ -15,8 +15,8 @@ rule scratch_tokenizer:
     log:
         "logs/scratch/{stok}{dataset}/tokenizer.log",
     shell:
-        "python {input.script} tokenizer --texts {input.tables} --output {output.tokenizer}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python {input.script:q} tokenizer --texts {input.tables:q} --output {output.tokenizer:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"
 
 
 rule scratch_model:
@@ -33,5 +33,5 @@ rule scratch_model:
     log:
         "logs/scratch/{mod}{dataset}/model.log",
     shell:
-        "python {input.script} model --tokenizer {input.tokenizer} --output {output.model}"
-        " --settings {params.settings:q} > {log} 2>&1"
+        "python {input.script:q} model --tokenizer {input.tokenizer:q} --output {output.model:q}"
+        " --settings {params.settings:q} > {log:q} 2>&1"

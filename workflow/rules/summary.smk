@@ -32,14 +32,16 @@ rule summary:
         named_csv=f"results/summary/{SUMMARY_NAME}.csv",
         named_markdown=f"results/summary/{SUMMARY_NAME}.md",
     params:
-        runs=canonical(SUMMARY_RUNS),
+        # A function: Snakemake would read a string param's braces (a varied tokenize.template's {question}) as
+        # wildcards.
+        runs=lambda wc: canonical(SUMMARY_RUNS),
     conda:
         "../envs/t5qa.yaml"
     log:
         "logs/summary.log",
     shell:
-        "python {input.script} --runs {params.runs:q} --csv {output.named_csv} {output.csv}"
-        " --markdown {output.named_markdown} {output.markdown} > {log} 2>&1"
+        "python {input.script:q} --runs {params.runs:q} --csv {output.named_csv:q} {output.csv:q}"
+        " --markdown {output.named_markdown:q} {output.markdown:q} > {log:q} 2>&1"
 
 
 rule summary_page:
@@ -54,10 +56,12 @@ rule summary_page:
             category="Comparison",
             labels=lambda wc, input: summary_labels(input.csv, SUMMARY_NAME),
         ),
+    params:
+        title=f"Experiments side by side: {SUMMARY_NAME}",
     conda:
         "../envs/t5qa.yaml"
     log:
         f"logs/summary_page/{SUMMARY_NAME}.log",
     shell:
-        "python {input.script} --csv {input.csv} --output {output.page}"
-        f" --title 'Experiments side by side: {SUMMARY_NAME}' > {{log}} 2>&1"
+        "python {input.script:q} --csv {input.csv:q} --output {output.page:q}"
+        " --title {params.title:q} > {log:q} 2>&1"

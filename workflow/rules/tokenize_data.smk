@@ -14,6 +14,6 @@ rule tokenize_data:
     log:
         "logs/tokenize_data/{tok}{dataset}{by}{test}.log",
     shell:
-        "HF_HUB_OFFLINE=1 python {input.script} --tokenizer {params.tokenizer} {params.tables}"
-        " --output {output.data} --stats {output.stats}"
-        " --settings {params.settings:q} --num-proc {threads} > {log} 2>&1"
+        "HF_HUB_OFFLINE=1 python {input.script:q} --tokenizer {params.tokenizer:q} {params.tables:q}"
+        " --output {output.data:q} --stats {output.stats:q}"
+        " --settings {params.settings:q} --num-proc {threads} > {log:q} 2>&1"

@@ -6,6 +6,7 @@ rule train:
     params:
         settings=step_settings(TrainSettings),
         model=lambda wc: model_location(experiment(wc), wc.dataset),
+        model_files=starting_model_files,
         # Checkpoints are not an output: Snakemake would delete them before a rerun, and a rerun resumes.
         checkpoints="results/{xp}checkpoints/{dataset}",
         attempts="logs/{xp}train/{dataset}.attempts.log",
@@ -27,7 +28,7 @@ rule train:
         # Snakemake deletes {log} before each attempt: the attempts file keeps one line per decision of every attempt
         # (start, stop at a signal, resume, failure, refusal).
         # 3>&2: the step's own lines (progress, losses) also reach the terminal, or the Slurm job's output.
-        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script} --tokenized {input.tokenized} --stats {input.stats}"
-        " --model {params.model} --output {output.model} --checkpoints {params.checkpoints}"
+        "export HF_HUB_OFFLINE=1; exec {params.launcher} {input.script:q} --tokenized {input.tokenized:q} --stats {input.stats:q}"
+        " --model {params.model:q} --output {output.model:q} --checkpoints {params.checkpoints:q}"
         " --settings {params.settings:q} --threads {threads} --dataloader-workers $(( {threads} > 1 ? {threads} - 1 : 0 ))"
-        " --attempts {params.attempts} --attempt {resources.attempt} --echo-fd 3 3>&2 > {log} 2>&1"
+        " --attempts {params.attempts:q} --attempt {resources.attempt} --echo-fd 3 3>&2 > {log:q} 2>&1"

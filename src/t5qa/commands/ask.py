@@ -17,8 +17,9 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.data.batching import use_job_threads
+from t5qa.data.formats import decode_utf8
 from t5qa.errors import InputError
-from t5qa.model.ask import ask, model_tokenize_settings, read_questions
+from t5qa.model.ask import ask, check_tokenizer_files, model_tokenize_settings, read_questions
 from t5qa.settings import PredictSettings
 
 COMMAND = cli.Command("ask", "answer questions with a trained model, as the predict step would", workflow=False)
@@ -52,12 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.file in (None, "-"):
         if args.file is None and sys.stdin.isatty():
             raise InputError("no questions: give --question and --context, --file, or questions on standard input")
-        questions = read_questions(sys.stdin.read(), "standard input")
+        questions = read_questions(decode_utf8(sys.stdin.buffer.read(), "standard input"), "standard input")
     else:
         path = Path(args.file)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        questions = read_questions(path.read_text(encoding="utf-8-sig"), str(path))
+        questions = read_questions(decode_utf8(path.read_bytes(), path), str(path))
+    check_tokenizer_files(args.model)
     cli.check_threads(args.threads)
     use_job_threads(args.threads)  # as the predict step does: the same threads give the same float rounding
     predict_settings = PredictSettings.from_json(args.settings)

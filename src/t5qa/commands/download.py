@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from t5qa import cli
+from t5qa.data.archive_entries import MAX_EXTRACTED_BYTES
 from t5qa.data.download import fetch, manifest_path
 from t5qa.errors import InputError
 
@@ -28,6 +29,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--output", required=True, help="the file to create")
     parser.add_argument("--archive", help="the zip a member is extracted from")
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=MAX_EXTRACTED_BYTES,
+        help=f"the most an archive's member may hold (default {MAX_EXTRACTED_BYTES}, 64 GiB)",
+    )
     parser.add_argument("--retries", type=int, default=4, help="attempts for transient network errors")
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
     args = parser.parse_args(argv)
@@ -47,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.archive) if args.archive else None,
         retries=args.retries,
         backoff=args.backoff,
+        max_bytes=args.max_bytes,
     )
     log.info(
         "%s -> %s (%d bytes, sha256 %s)",

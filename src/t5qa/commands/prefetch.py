@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
                 "login node), or work offline with the scratch stand-ins (model: {name_or_path: scratch, tokenizer: "
                 "scratch}, as config/demo.yaml does)"
             ) from err
-        log.info("fetched %s into %s", args.name, record["location"])
+        # The snapshot folder is named by the commit fetched: the revision every step downstream used.
+        record["revision"] = Path(record["location"]).name
+        log.info("fetched %s (revision %s) into %s", args.name, record["revision"], record["location"])
     write_json(args.output, record)
 
 

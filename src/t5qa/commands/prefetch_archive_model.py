@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from t5qa import cli
+from t5qa.data.archive_entries import MAX_EXTRACTED_BYTES
 from t5qa.data.download import TOKENIZER_FILES, extract_folder
 from t5qa.errors import InputError
 
@@ -26,6 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--member", required=True, help="the model's folder inside the zip")
     parser.add_argument("--tokenizer", help="the tokenizer saved beside a folder that has none (hub id or folder)")
     parser.add_argument("--output", required=True, help="the extracted model folder")
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=MAX_EXTRACTED_BYTES,
+        help=f"the most the folder's files may hold together (default {MAX_EXTRACTED_BYTES}, 64 GiB)",
+    )
     args = parser.parse_args(argv)
     archive, output = Path(args.archive), Path(args.output)
     cli.check_paths({"--archive": args.archive}, {}, {"--output": args.output})
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         load_tokenizer(args.tokenizer).save_pretrained(folder)
         log.info("%s has no tokenizer: saved %s's beside it", args.member, args.tokenizer)
 
-    files = extract_folder(archive, args.member, output, finish=add_tokenizer)
+    files = extract_folder(archive, args.member, output, finish=add_tokenizer, max_bytes=args.max_bytes)
     log.info("extracted %s!%s (%d files) into %s", archive, args.member, len(files), output)
 
 

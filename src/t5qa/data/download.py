@@ -22,13 +22,22 @@ from tqdm import tqdm
 
 from t5qa.atomic import atomic_path, check_destination, write_json
 from t5qa.cli import first_line
+from t5qa.data.archive_entries import (
+    CHUNK,
+    MAX_EXTRACTED_BYTES,
+    bomb_problem,
+    check_members,
+    copy_member,
+    name_problem,
+    target_inside,
+    unsafe_entries,
+)
 from t5qa.errors import InputError
 from t5qa.manifest import now
 from t5qa.progress import Ticker, on_terminal
 from t5qa.settings import check_value
 
 log = logging.getLogger("t5qa.data.download")
-CHUNK = 1 << 20
 # Server-side and network hiccups are worth retrying; a 404 or 403 is not.
 TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
 # Exactly one of WHERE says where the file is; what else a location may say (any may carry md5/sha256).
@@ -142,32 +151,31 @@ def copy_local(path: Path, tmp: Path) -> Hashes:
     return hashes
 
 
-def unsafe_entries(archive: zipfile.ZipFile) -> list[str]:
-    """Entries that would land outside the extraction folder: absolute paths or `..` parts."""
-    bad = []
-    for name in archive.namelist():
-        path = PurePosixPath(name.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-            bad.append(name)
-    return bad
-
-
-def check_archive(path: Path) -> None:
+def check_archive(path: Path, shown: Path | None = None) -> None:
+    """A readable zip whose entry names are all plain and none a zip bomb; `shown` is the name messages give (the
+    output, while `path` is still its temporary)."""
+    shown = shown or path
     if not path.is_file():
-        raise InputError(f"{path}: archive not found")
+        raise InputError(f"{shown}: archive not found")
     try:
         with zipfile.ZipFile(path) as archive:
             bad = unsafe_entries(archive)
-            corrupt = archive.testzip()
+            bombs = [f"{info.filename!r}: {problem}" for info in archive.infolist() if (problem := bomb_problem(info))]
+            corrupt = None if bad or bombs else archive.testzip()
     except ZIP_ERRORS as err:
-        raise InputError(f"{path}: not a readable zip archive ({first_line(err)})") from err
+        raise InputError(f"{shown}: not a readable zip archive ({first_line(err)})") from err
     if bad:
-        raise InputError(f"{path}: refusing an archive whose entries escape the target folder: {bad[:5]}")
+        raise InputError(
+            f"{shown}: refusing an archive whose entries escape the target folder (names must be plain relative "
+            f"paths): {bad[:5]}"
+        )
+    if bombs:
+        raise InputError(f"{shown}: refusing an archive with an entry that expands too far: {bombs[0]}")
     if corrupt:
-        raise InputError(f"{path}: corrupt archive entry {corrupt}")
+        raise InputError(f"{shown}: corrupt archive entry {corrupt}")
 
 
-def extract_member(archive_path: Path, member: str, tmp: Path) -> Hashes:
+def extract_member(archive_path: Path, member: str, tmp: Path, max_bytes: int = MAX_EXTRACTED_BYTES) -> Hashes:
     check_archive(archive_path)
     try:
         with zipfile.ZipFile(archive_path) as archive:
@@ -176,9 +184,11 @@ def extract_member(archive_path: Path, member: str, tmp: Path) -> Hashes:
                 near = sorted(n for n in names if PurePosixPath(n).name == PurePosixPath(member).name)
                 hint = f"; same name at {near}" if near else ""
                 raise InputError(f"{archive_path}: no member {member!r}{hint}")
+            info = archive.getinfo(member)
+            check_members(archive_path, archive, [info], max_bytes)
             hashes = Hashes()
-            with archive.open(member) as stream, tmp.open("wb") as out:
-                _copy(stream, out, hashes, archive.getinfo(member).file_size, PurePosixPath(member).name)
+            with tmp.open("wb") as out:
+                copy_member(archive_path, archive, info, out, on_block=hashes.update)
     except ZIP_ERRORS as err:
         raise InputError(f"{archive_path}: cannot extract {member!r} ({first_line(err)})") from err
     return hashes
@@ -201,8 +211,16 @@ def fetch_hub(location: dict, tmp: Path) -> Hashes:
     return hashes
 
 
-def fetch(location: dict, output: Path, archive: Path | None = None, retries: int = 4, backoff: float = 2.0) -> dict:
-    """Fetch `location` into `output` atomically; returns the manifest written beside it."""
+def fetch(
+    location: dict,
+    output: Path,
+    archive: Path | None = None,
+    retries: int = 4,
+    backoff: float = 2.0,
+    max_bytes: int = MAX_EXTRACTED_BYTES,
+) -> dict:
+    """Fetch `location` into `output` atomically; returns the manifest written beside it. An archive's member may
+    not be over `max_bytes`."""
     started = now()
     kind = check_location(location)
     check_destination(output)
@@ -212,7 +230,7 @@ def fetch(location: dict, output: Path, archive: Path | None = None, retries: in
             if archive is None:
                 raise InputError(f"--archive: needed to extract the member {location['member']!r}")
             origin = f"{archive}!{location['member']}"
-            hashes = extract_member(archive, location["member"], tmp)
+            hashes = extract_member(archive, location["member"], tmp, max_bytes)
         elif kind == "hub":
             origin = f"hub:{location['hub']}"
             hashes = fetch_hub(location, tmp)
@@ -227,7 +245,7 @@ def fetch(location: dict, output: Path, archive: Path | None = None, retries: in
                 hashes = copy_local(Path(origin), tmp)
         verify(hashes, location, origin)
         if output.suffix == ".zip":
-            check_archive(tmp)
+            check_archive(tmp, shown=output)
     manifest = {
         "origin": origin,
         "location": location,
@@ -254,44 +272,65 @@ TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "spiece.model")
 
 def archive_model(name_or_path: str) -> tuple[str, str] | None:
     """`archive://NAME/MEMBER` -> (NAME, MEMBER): a model folder inside the archive NAME (declared under
-    `archives:`); anything else (a hub id, a local folder, `scratch`) -> None."""
+    `archives:`); anything else (a hub id, a local folder, `scratch`) -> None. NAME is a plain name and MEMBER a
+    relative path of plain parts, none starting with a dot: its extracted folder lies under its archive's folder."""
     if not name_or_path.startswith(ARCHIVE_MODEL_PREFIX):
         return None
     name, _, member = name_or_path.removeprefix(ARCHIVE_MODEL_PREFIX).partition("/")
-    member = member.strip("/")
+    member = member.removesuffix("/")
     if not name or not member:
         raise InputError(
             f"model {name_or_path!r}: an archive model is archive://NAME/FOLDER (NAME under 'archives', FOLDER the "
             "model's folder inside the zip), e.g. archive://causalqa/models/original-splits/paq-original-split"
         )
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        raise InputError(f"model {name_or_path!r}: the archive name {name!r} may hold only letters, digits, _ and -")
+    if problem := name_problem(member):
+        raise InputError(f"model {name_or_path!r}: the folder {member!r} {problem}; give a path of plain folder names")
+    if hidden := [part for part in member.split("/") if part.startswith(".")]:
+        raise InputError(
+            f"model {name_or_path!r}: the folder {member!r} has a part starting with a dot ({hidden[0]!r})"
+        )
     return name, member
 
 
-def extract_folder(archive_path: Path, member: str, output: Path, finish=None) -> list[str]:
+def extract_folder(
+    archive_path: Path, member: str, output: Path, finish=None, max_bytes: int = MAX_EXTRACTED_BYTES
+) -> list[str]:
     """Extract every file under the folder `member` of the zip into `output` (atomically: all or nothing), then
     call `finish(folder)` on the temporary folder before it is renamed into place; returns the extracted paths
-    (relative to the folder)."""
+    (relative to the folder). Every entry is checked first (t5qa.data.archive_entries: plain names, plain files, sizes
+    within `max_bytes`), and every target proven to lie inside the folder."""
+    if problem := name_problem(member):
+        raise InputError(f"--member {member!r}: {problem}; give a path of plain folder names")
     check_archive(archive_path)
-    prefix = member.strip("/") + "/"
+    prefix = member.removesuffix("/") + "/"
     try:
         with zipfile.ZipFile(archive_path) as archive:
-            entries = [info for info in archive.infolist() if info.filename.startswith(prefix) and not info.is_dir()]
-            if not entries:
+            entries = [info for info in archive.infolist() if info.filename.startswith(prefix)]
+            files = [info for info in entries if not info.is_dir()]
+            if not files:
                 folders = sorted(
                     {str(PurePosixPath(n).parent) for n in archive.namelist() if n.endswith("config.json")}
                 )[:10]
                 hint = f"; folders holding a config.json: {folders}" if folders else ""
                 raise InputError(f"{archive_path}: no folder {member!r} in the archive{hint}")
+            check_members(archive_path, archive, entries, max_bytes)
             with atomic_path(output, is_dir=True) as tmp:
                 tmp.mkdir(exist_ok=True)
-                for info in entries:
-                    target = tmp / info.filename[len(prefix) :]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with archive.open(info) as stream, target.open("wb") as out:
-                        for block in iter(lambda: stream.read(CHUNK), b""):
-                            out.write(block)
+                for info in files:
+                    target = target_inside(tmp, info.filename[len(prefix) :])
+                    try:
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        out = target.open("xb")
+                    except (FileExistsError, NotADirectoryError) as err:
+                        raise InputError(
+                            f"{archive_path}: the entry {info.filename!r} clashes with another entry's file or folder"
+                        ) from err
+                    with out:
+                        copy_member(archive_path, archive, info, out)
                 if finish is not None:
                     finish(tmp)
     except ZIP_ERRORS as err:
         raise InputError(f"{archive_path}: cannot extract {member!r} ({first_line(err)})") from err
-    return sorted(info.filename[len(prefix) :] for info in entries)
+    return sorted(info.filename[len(prefix) :] for info in files)

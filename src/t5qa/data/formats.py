@@ -133,19 +133,23 @@ def _line_at(data: bytes, offset: int) -> int:
     return len(LINE_BREAK_BYTES.findall(data, 0, offset)) + 1
 
 
-def read_text(path: Path) -> str:
-    """The whole file as UTF-8 text, a leading byte-order mark dropped."""
-    data = _read_bytes(path)
+def decode_utf8(data: bytes, where) -> str:
+    """Bytes as UTF-8 text, a leading byte-order mark dropped; anything else is refused naming the line and byte."""
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
-        text = data[bom:].decode("utf-8")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as err:
         offset = bom + err.start
         utf16 = data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
         hint = "; it looks like UTF-16, save it as UTF-8" if utf16 else ""
         raise InputError(
-            f"{path}: line {_line_at(data, offset)}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset}){hint}"
+            f"{where}: line {_line_at(data, offset)}: not UTF-8 (byte 0x{data[offset]:02x} at offset {offset}){hint}"
         ) from err
+
+
+def read_text(path: Path) -> str:
+    """The whole file as UTF-8 text, a leading byte-order mark dropped."""
+    text = decode_utf8(_read_bytes(path), path)
     if not text.strip():
         raise InputError(f"{path}: empty file")
     return text

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import torch
 
+from t5qa.data.download import TOKENIZER_FILES
 from t5qa.data.features import load_tokenizer, make_tokenize_fn
+from t5qa.data.formats import parse_json
 from t5qa.data.tokenize_data import check_tokenize_settings
 from t5qa.data.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 from t5qa.errors import InputError
@@ -42,24 +43,22 @@ def model_tokenize_settings(model: str, overrides: dict) -> tuple[TokenizeSettin
 
 def read_questions(text: str, where: str) -> list[dict]:
     """Questions from JSONL (one object a line) or CSV (a header row), each with `question` and `context` (an
-    empty or missing context asks the question alone) and an optional `id`."""
+    empty or missing context asks the question alone) and an optional `id`. Read by the data steps' rules
+    (t5qa.data.formats): a JSON object naming a key twice, a CSV row with more or fewer fields than the header, a
+    header naming a column twice and broken quoting are refused, naming the line."""
     stripped = text.lstrip("\ufeff").lstrip()
     if not stripped:
         raise InputError(f"{where}: no questions")
     if stripped.startswith("{"):
         rows = []
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
             if line.strip():
-                try:
-                    row = json.loads(line)
-                except ValueError as err:
-                    raise InputError(f"{where}: line {number}: not a JSON object ({err})") from err
+                row = parse_json(where, line, number)
                 if not isinstance(row, dict):
                     raise InputError(f"{where}: line {number}: not a JSON object")
                 rows.append((f"line {number}", row))
     else:
-        reader = csv.DictReader(io.StringIO(stripped))
-        rows = [(f"row {number}", row) for number, row in enumerate(reader, 2)]
+        rows = csv_rows(text.lstrip("\ufeff"), where)
     questions = []
     for place, row in rows:
         question = row.get("question")
@@ -76,6 +75,44 @@ def read_questions(text: str, where: str) -> list[dict]:
     if repeated:
         raise InputError(f"{where}: id {repeated[0]!r} is given twice")
     return questions
+
+
+def csv_rows(text: str, where: str) -> list[tuple[str, dict]]:
+    """(line, row) of each CSV record under its header, held to the data steps' rules."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header, rows = None, []
+    while True:
+        start = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as err:
+            raise InputError(f"{where}: line {start}: malformed quoting ({err})") from err
+        if not fields:
+            continue
+        if header is None:
+            repeated = sorted({name for name in fields if fields.count(name) > 1})
+            if repeated:
+                raise InputError(f"{where}: line {start}: the CSV header repeats the column names {repeated}")
+            header = fields
+        elif len(fields) != len(header):
+            raise InputError(f"{where}: line {start}: {len(fields)} fields, but the header has {len(header)}")
+        else:
+            rows.append((f"line {start}", dict(zip(header, fields))))
+    if not rows:
+        raise InputError(f"{where}: a header but no questions")
+    return rows
+
+
+def check_tokenizer_files(model: str) -> None:
+    """A local model folder without a tokenizer would load an empty vocabulary and answer nothing: refuse it."""
+    folder = Path(model)
+    if folder.is_dir() and not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise InputError(
+            f"{model}: no tokenizer in this model folder (none of {', '.join(TOKENIZER_FILES)}); save the tokenizer "
+            "it was trained with beside the weights"
+        )
 
 
 def questions_batch(questions: list[dict]) -> dict[str, list]:

@@ -27,6 +27,9 @@ from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
 DEFAULT = "default"
 SECTIONS = ("model", "tokenize", "train", "predict")
 EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# A name is a folder of its own (results/experiments/<name>/, logs/experiments/<name>/): at most a file name's 255
+# bytes (the derived file names inside it are named by datasets, not by the experiment).
+NAME_BYTES = 255
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -68,6 +71,11 @@ def expand_sweep(sweep: dict) -> dict[str, dict]:
             overrides = deep_merge(overrides, dotted_to_nested(key, value))
             parts.append(f"{key.rsplit('.', 1)[-1]}{value_label(value)}")
         group = "-".join(parts)
+        if group in expanded or any(entry["group"] == group for entry in expanded.values()):
+            raise ValueError(
+                f"sweep {sweep['name']!r}: two grid points render to the same name {group!r} (values that differ only "
+                "in characters a name cannot hold); give values that differ in letters, digits, _ . or -"
+            )
         for seed in seeds:
             with_seed = overrides if seed is None else deep_merge(overrides, {"train": {"seed": seed}})
             name = group if seed is None else f"{group}-seed{seed}"
@@ -83,6 +91,11 @@ def declared_experiments(config: dict) -> dict[str, dict]:
     def add(name: str, entry: dict, origin: str) -> None:
         if not EXPERIMENT_NAME.match(name) or name in (".", ".."):
             problems.append(f"{origin}: {name!r} is not a valid experiment name (letters, digits, _ . -)")
+        elif len(name.encode()) > NAME_BYTES:
+            problems.append(
+                f"{origin}: the experiment name {name[:40]}... is {len(name.encode())} bytes long, over the "
+                f"{NAME_BYTES} a file name may hold; give a shorter name"
+            )
         elif name in experiments:
             problems.append(f"{origin}: the experiment name {name!r} is taken (by {experiments[name]['origin']})")
         else:
