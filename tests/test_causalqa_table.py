@@ -48,12 +48,23 @@ def test_dry_run_of_the_real_preset_through_the_slurm_profile_plans_every_cell(t
     }
 
 
+def expanded_preset() -> dict:
+    """The preset as the Snakefile reads it: config/config.yaml, the preset merged over it, families expanded."""
+    from snakemake.utils import update_config
+
+    from t5qa.config_check import validate_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load(PRESET.read_text()))
+    validate_config(config)
+    return config
+
+
 def test_the_preset_states_their_set_up():
-    preset = yaml.safe_load(PRESET.read_text())
+    preset = expanded_preset()
     tokenize, train, predict = preset["tokenize"], preset["train"], preset["predict"]
-    assert preset["model"] == {"name_or_path": "allenai/unifiedqa-v2-t5-base-1363200"} | {
-        "tokenizer": "allenai/unifiedqa-v2-t5-base-1363200"
-    }
+    model = preset["model"]
+    assert model["name_or_path"] == model["tokenizer"] == "allenai/unifiedqa-v2-t5-base-1363200"
     assert tokenize["template"] == "{question} \\n {context}"  # backslash and n, not a newline
     assert tokenize["template_without_context"] == "{question}"
     assert (tokenize["target"], tokenize["text_columns"]) == ("answer_cell", "processed")

@@ -12,6 +12,7 @@ import yaml
 
 from t5qa.download import check_location
 from t5qa.errors import InputError
+from t5qa.families import expand_families
 from t5qa.formats import FORMATS, get_format
 from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
 from t5qa.sources import ALL_SPLITS
@@ -135,6 +136,8 @@ def validate_config(config: dict, configfiles=()) -> None:
     the schema refuses, then names that do not refer to each other. Fills in the schema's defaults."""
     problems = [problem for path in configfiles for problem in duplicate_keys(path)]
     problems += schema_problems(config)
+    if not problems:  # families of sources become plain sources, datasets, ... (checked again once made)
+        problems = expand_families(config) or schema_problems(config)
     if problems:
         raise ValueError("\n".join(f"config: {problem}" for problem in problems))
     check_config(config)
