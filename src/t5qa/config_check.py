@@ -32,7 +32,7 @@ def config_problems(config: dict) -> list[str]:
     datasets = config.get("datasets") or {}
     for name, spec in archives.items():
         try:
-            check_location(spec, where=f"archive {name!r}")
+            check_location({key: value for key, value in spec.items() if key != "root"}, where=f"archive {name!r}")
         except InputError as err:
             problems.append(str(err))
     for name, spec in sources.items():
