@@ -107,6 +107,37 @@ def test_a_source_s_own_split_family_wins_over_the_global_one():
     assert split_spec(spec, "train", "original")["member"] == "input/original-splits/x_train_original_split.csv"
 
 
+def test_an_unpinned_download_says_its_sha256_and_how_to_pin_it(tmp_path, caplog):
+    import hashlib
+
+    from t5qa.commands.download import main as download
+
+    archive = tmp_path / "release.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Webis-CausalQA-22-v-1.0/input/x.csv", "id\n")
+    sha256 = hashlib.sha256(archive.read_bytes()).hexdigest()
+    location = json.dumps({"url": archive.as_uri()})
+    download(["--location", location, "--output", str(tmp_path / "a.zip"), "--config-key", "archives.causalqa"])
+    pins = [r.getMessage() for r in caplog.records if "not pinned" in r.getMessage()]
+    assert pins == [
+        f"not pinned: {archive.as_uri()} has sha256 {sha256}; pin it by adding  sha256: {sha256}  to "
+        "archives.causalqa in your config"
+    ]
+    caplog.clear()
+    pinned = json.dumps({"url": archive.as_uri(), "sha256": sha256})
+    download(["--location", pinned, "--output", str(tmp_path / "b.zip")])
+    assert not [r for r in caplog.records if "not pinned" in r.getMessage()]
+
+
+def test_members_and_model_folders_lie_under_the_archive_s_root():
+    from t5qa.download import archive_member
+
+    assert archive_member({"url": "u", "root": "Webis-CausalQA-22-v-1.0/"}, "input/a.csv") == (
+        "Webis-CausalQA-22-v-1.0/input/a.csv"
+    )
+    assert archive_member({"url": "u"}, "input/a.csv") == "input/a.csv"
+
+
 def test_archive_model_names():
     assert archive_model("archive://causalqa/models/a/b/") == ("causalqa", "models/a/b")
     assert archive_model("allenai/unifiedqa-v2-t5-base-1363200") is None
