@@ -36,7 +36,7 @@ def test_every_setting_of_model_tokenize_train_predict_has_a_row():
         for path in leaf_paths(schema["properties"][section], schema["$defs"], section):
             assert f"| `{path}` |" in text, path
     assert "| `train.learning_rate` | number > 0 | `0.0003` | AdamW's peak learning rate |" in text
-    assert "| `tokenize.long_inputs` | `windows` \\| `truncate` | `windows` |" in text
+    assert "| `tokenize.long_inputs` | `windows` \\| `truncate` \\| `whole` | `windows` |" in text
 
 
 def test_rewrites_only_the_block_and_check_mode(tmp_path):

@@ -51,6 +51,15 @@ def test_an_input_that_fits_is_one_row_tokenized_as_when_truncating(tokenizer):
     assert windows["primary"] == [True] and windows["window"] == [0]
 
 
+def test_whole_inputs_are_fed_as_they_are_however_long(tokenizer):
+    """long_inputs: whole (the Webis-CausalQA-22 evaluation): one row holding every token, max_source_length aside."""
+    context = " ".join(FILLER) + " The mill closed because " + ANSWER + "."
+    whole = run(tokenizer, context, long_inputs="whole")
+    text, _, _ = render_with_context_span(settings().template, QUESTION, context)
+    assert whole["input_ids"] == [tokenizer(text)["input_ids"]] and len(whole["input_ids"][0]) > 48
+    assert whole["input_truncated"] == [False] and whole["answer_truncated"] == [False]
+
+
 def test_every_window_holds_the_question_and_consecutive_windows_share_stride_tokens(tokenizer):
     context = " ".join(FILLER) + " The mill closed because " + ANSWER + "."
     out = run(tokenizer, context)

@@ -57,9 +57,12 @@ def config_schema() -> dict:
 
 def schema_entry(path: str) -> dict:
     """The schema of one config entry: `train.learning_rate`, or `sources.*.format` (* = any name)."""
-    node = config_schema()
+    schema = config_schema()
+    node = schema
     for part in path.split("."):
         node = node["additionalProperties"] if part == "*" else node["properties"][part]
+        if "$ref" in node:  # a shared definition, "#/$defs/NAME"
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
     return node
 
 

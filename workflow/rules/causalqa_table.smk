@@ -3,7 +3,8 @@
 
 rule causalqa_table:
     input:
-        metrics=lambda wc: sorted({path for files in causalqa_table_cells().values() for path in files.values()}),
+        metrics=lambda wc: sorted({c["metrics"] for row in causalqa_table_cells() for c in row["cells"].values()}),
+        stats=lambda wc: sorted({s for row in causalqa_table_cells() for c in row["cells"].values() for s in c["stats"]}),
         script=step_script("causalqa_table.py"),
         code=step_code("causalqa_table.py"),
     output:

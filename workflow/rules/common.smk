@@ -14,7 +14,7 @@ from t5qa.settings import (
 from t5qa.data import sources as source_specs
 from t5qa.report.causalqa_table import check_table, table_cells
 from t5qa.plan.code_inputs import code_inputs
-from t5qa.data.download import archive_model
+from t5qa.data.download import archive_member, archive_model
 from t5qa.errors import InputError
 from t5qa.plan.experiments import DEFAULT, HUB_ROLES, experiment_prefix, hub_index, shared_index
 from t5qa.data.formats import FORMATS
@@ -66,15 +66,15 @@ SCRATCH_MODELS = shared_index(EXPERIMENTS, "model")
 
 
 def model_in_archive(name):
-    """(archive, member) of a model `archive://NAME/FOLDER`, else None; a malformed one or an undeclared archive
-    stops the DAG with one line."""
+    """(archive, member) of a model `archive://NAME/FOLDER` (the member under the archive's root), else None; a
+    malformed one or an undeclared archive stops the DAG with one line."""
     try:
         found = archive_model(name)
     except InputError as err:
         raise ValueError(str(err)) from None
     if found and found[0] not in config["archives"]:
         raise ValueError(f"model {name!r}: the archive {found[0]!r} is not declared under 'archives'")
-    return found
+    return found and (found[0], archive_member(config["archives"][found[0]], found[1]))
 
 
 # Hub models and tokenizers (prefetched by name) and models inside archives (extracted by the prefetch):
@@ -289,7 +289,10 @@ def step_settings(settings_class, shared=None):
 def download_location(wildcards):
     """The resolved location of a raw split: a tracked param, so a new URL or member re-downloads."""
     spec = source_config(wildcards.source)
-    return split_spec(spec, wildcards.split, config["causalqa_split_family"])
+    location = split_spec(spec, wildcards.split, config["causalqa_split_family"])
+    if "archive" in location:
+        location["member"] = archive_member(config["archives"][location["archive"]], location["member"])
+    return location
 
 
 def download_inputs(wildcards):
@@ -421,9 +424,15 @@ def experiment_metrics(name, dataset):
     return expand(rules.metrics.output.metrics, xp=experiment_prefix(name), dataset=dataset, on="", test="")[0]
 
 
+def validation_stats(dataset):
+    """The normalize stats of a dataset's validation files: their rows as read."""
+    return expand(rules.normalize.output.stats, source=dataset_sources(dataset), split="validation")
+
+
 def causalqa_table_cells():
+    """The table's cells, row by row in the declared order (a list: a mapping would come out sorted)."""
     table = config["causalqa_table"]
     problems = check_table(table, EXPERIMENTS, config["datasets"])
     if problems:
         raise WorkflowError("\n".join(problems))
-    return table_cells(table, experiment_metrics)
+    return table_cells(table, experiment_metrics, validation_stats)

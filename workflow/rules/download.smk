@@ -14,13 +14,16 @@ rule download_archive:
         archive="results/raw/archives/{archive}.zip",
         manifest="results/raw/archives/{archive}.zip.manifest.json",
     params:
-        location=lambda wc: canonical(config["archives"][wc.archive]),
+        # root only says where members lie inside it (t5qa.data.download.archive_member): not the download's business.
+        location=lambda wc: canonical({k: v for k, v in config["archives"][wc.archive].items() if k != "root"}),
     conda:
         "../envs/t5qa.yaml"
     log:
         "logs/download/archives/{archive}.log",
     shell:
-        "python {input.script:q} --location {params.location:q} --output {output.archive:q} > {log:q} 2>&1"
+        # The observed sha256 of an unpinned archive, and how to pin it, is shown on the terminal too.
+        "python {input.script:q} --location {params.location:q} --output {output.archive:q}"
+        " --config-key archives.{wildcards.archive:q} > {log:q} 2>&1; grep -h 'not pinned' {log:q} >&2 || true"
 
 
 rule download:

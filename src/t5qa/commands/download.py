@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--retries", type=int, default=4, help="attempts for transient network errors")
     parser.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry (doubles)")
+    parser.add_argument("--config-key", help="where the config declares this location (named when it is unpinned)")
     args = parser.parse_args(argv)
     location = cli.parse_settings(args.location, where="--location")
     local = location.get("path")
@@ -63,6 +64,15 @@ def main(argv: list[str] | None = None) -> None:
         manifest["bytes"],
         manifest["sha256"],
     )
+    if "url" in location and not (location.get("sha256") or location.get("md5")):
+        # A re-published file would change every number silently: say once how to pin this one.
+        log.warning(
+            "not pinned: %s has sha256 %s; pin it by adding  sha256: %s  to %s in your config",
+            location["url"],
+            manifest["sha256"],
+            manifest["sha256"],
+            args.config_key or "its location",
+        )
 
 
 if __name__ == "__main__":

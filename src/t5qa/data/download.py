@@ -270,6 +270,13 @@ ARCHIVE_MODEL_PREFIX = "archive://"
 TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "spiece.model")
 
 
+def archive_member(archive: dict, member: str) -> str:
+    """A member's path inside the zip: under the archive's `root` folder when it declares one (the
+    Webis-CausalQA-22 zip holds everything under Webis-CausalQA-22-v-1.0/)."""
+    root = archive.get("root", "").strip("/")
+    return f"{root}/{member}" if root else member
+
+
 def archive_model(name_or_path: str) -> tuple[str, str] | None:
     """`archive://NAME/MEMBER` -> (NAME, MEMBER): a model folder inside the archive NAME (declared under
     `archives:`); anything else (a hub id, a local folder, `scratch`) -> None. NAME is a plain name and MEMBER a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import string
+import sys
 from typing import Any
 
 import numpy as np
@@ -116,14 +117,17 @@ def make_tokenize_fn(tokenizer, settings: TokenizeSettings, all_windows: bool = 
     """A batched `datasets.map` function: no padding here (the collator pads per batch).
 
     An input that fits `max_source_length` is one row, tokenized as it always was. A longer one is cut at the end
-    (`long_inputs: truncate`) or becomes several rows (`windows`, see `context_windows`): every window holds the
-    template and the whole question around an overlapping slice of the context. `all_windows` False (training):
-    only the windows worth learning from are kept (see `train_on_window`).
+    (`long_inputs: truncate`), kept whole (`whole`: max_source_length is ignored) or becomes several rows
+    (`windows`, see `context_windows`): every window holds the template and the whole question around an
+    overlapping slice of the context. `all_windows` False (training): only the windows worth learning from are kept
+    (see `train_on_window`).
     """
     template, unanswerable = settings.template, settings.unanswerable_target
     without_context = settings.template_without_context
     check_template_without_context(without_context)
-    max_source_length, max_target_length = settings.max_source_length, settings.max_target_length
+    max_target_length = settings.max_target_length
+    # whole: every input as it is, however long (the Webis-CausalQA-22 evaluation feeds its inputs so)
+    max_source_length = sys.maxsize if settings.long_inputs == "whole" else settings.max_source_length
     windows = settings.long_inputs == "windows"
     q_col, c_col = (
         ("question", "context") if settings.text_columns == "raw" else ("question_processed", "context_processed")

@@ -17,9 +17,11 @@ answer field altogether (while others have it) is kept as unanswerable but count
 warning naming its first ids), and refused when `strict`.
 
 Answers: several golds share a cell, tab-separated, and `answer` and `answer_processed` always agree on whether a
-question is answerable (training reads `answer`, scoring either). CausalQA ships both columns: when `answer` is
-empty but `answer_processed` has golds, those golds become `answer` too (kept as `answer_from_processed`); when
-`answer` has golds but `answer_processed` is empty, it is recomputed from `answer` (`processed_from_answer`).
+question is answerable (training reads `answer`, scoring either). CausalQA ships both columns; its `answer` cell is
+kept as stored (a blank between tabs included: the paper's measures score every piece, t5qa.evaluate.causalqa_measures).
+When `answer` is empty but `answer_processed` has golds, those golds become `answer` too (kept as
+`answer_from_processed`); when `answer` has golds but `answer_processed` is empty, it is recomputed from `answer`
+(`processed_from_answer`).
 A row whose golds all vanish once processed (pure markup such as "<br>") is dropped
 (`answer_empty_when_processed`).
 
@@ -229,6 +231,8 @@ def _uniform_row(where: str, row: dict[str, Any], tally: Tally, given_processed:
     # The release's own processed text (CausalQA) where it has some; computed otherwise.
     given = {name: (row.get(name) or "") if given_processed else "" for name in UNIFORM_COLUMNS if "_processed" in name}
     answer = join_answers(answers)
+    if given_processed and answer and isinstance(row["answer"], str):
+        answer = row["answer"]  # the cell as stored: the paper's measures split it on tabs, blanks and all
     texts = [question, context, answer, *given.values(), row_id if row_id is not DERIVE else ""]
     if SURROGATE.search("".join(texts)):
         tally.drop("invalid_text", where, row_id, "a field holds a lone surrogate escape (\\ud800-\\udfff), not text")

@@ -47,6 +47,12 @@ def f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def cell_golds(cell: str) -> list[str]:
+    """A question's golds as their evaluate_unifiedqa.py reads them: the raw `answer` cell split on tabs, a blank
+    piece included ("apple<TAB>" -> ["apple", ""]; an empty cell -> [""], where their script stops on None)."""
+    return cell.split("\t")
+
+
 def score_one(answers: list[str], prediction: str) -> dict[str, float]:
     """One question: its golds ([] for unanswerable, scored as [""]) and the raw prediction."""
     golds = [preprocess(a) for a in answers] or [""]

@@ -198,8 +198,9 @@ def score(
             )
             for name in sources
         }
+    # The paper's measures read their own golds: the raw answer cell split on tabs (never the processed column).
     result["causalqa_measures"] = causalqa_measures.aggregate(
-        [causalqa_measures.score_one(g, p) for g, p in zip(golds, predictions)]
+        [causalqa_measures.score_one(causalqa_measures.cell_golds(c), p) for c, p in zip(refs["answer"], predictions)]
     )
     result["baselines"] = baselines(golds, has_answer, train_answers)
     return result

@@ -84,7 +84,9 @@ def data_section(tokenize_stats: dict) -> str:
     sources = list(train_rows) + [source for source in validation_rows if source not in train_rows]
     rows = [[inline_code(s), train_rows.get(s, 0), validation_rows.get(s, 0)] for s in sources]
     rows.append(["all", train["rows"], validation["rows"]])
-    long_inputs = "cut" if settings.get("long_inputs") == "truncate" else "split into windows"
+    long_inputs = {"truncate": "cut", "whole": "none cut: fed whole"}.get(
+        settings.get("long_inputs"), "split into windows"
+    )
     truncation = [
         [
             f"inputs over {settings['max_source_length']} tokens ({long_inputs})",

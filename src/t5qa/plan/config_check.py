@@ -14,6 +14,7 @@ from t5qa.data.download import check_location
 from t5qa.data.formats import FORMATS, get_format
 from t5qa.data.sources import ALL_SPLITS
 from t5qa.errors import InputError
+from t5qa.plan.families import expand_families
 from t5qa.settings import STRICT_VALIDATOR, config_schema, explain_error
 
 
@@ -31,7 +32,7 @@ def config_problems(config: dict) -> list[str]:
     datasets = config.get("datasets") or {}
     for name, spec in archives.items():
         try:
-            check_location(spec, where=f"archive {name!r}")
+            check_location({key: value for key, value in spec.items() if key != "root"}, where=f"archive {name!r}")
         except InputError as err:
             problems.append(str(err))
     for name, spec in sources.items():
@@ -135,6 +136,8 @@ def validate_config(config: dict, configfiles=()) -> None:
     the schema refuses, then names that do not refer to each other. Fills in the schema's defaults."""
     problems = [problem for path in configfiles for problem in duplicate_keys(path)]
     problems += schema_problems(config)
+    if not problems:  # families of sources become plain sources, datasets, ... (checked again once made)
+        problems = expand_families(config) or schema_problems(config)
     if problems:
         raise ValueError("\n".join(f"config: {problem}" for problem in problems))
     check_config(config)
