@@ -156,7 +156,8 @@ def markdown(table: pd.DataFrame) -> str:
         lines.append("| " + " | ".join(values) + " |")
     note = (
         "\nEM, F1 and ROUGE-L as the Webis-CausalQA-22 paper computes them (0-100, "
-        "t5qa.evaluate.causalqa_measures), against the raw answer cell split on tabs; each model scored on the validation split of the family it names (base: "
+        "t5qa.evaluate.causalqa_measures), against the raw answer cell split on tabs; each model scored on the "
+        "validation split of the family it names (base: "
         "the original split). rows: the rows of the validation CSV / the rows scored (normalize drops duplicate ids, "
         "empty questions and invalid text; their evaluation scores every row).\n"
     )
