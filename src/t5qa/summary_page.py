@@ -1,5 +1,6 @@
 """The comparison as one self-contained HTML page for Snakemake's report (the summary_page step): one row per run,
-each mean row heading its seeds, the settings that set runs apart as columns, sortable by any column, no network."""
+each mean row heading its seeds, the settings that set runs apart as columns, each run's difference from the
+reference with its interval, sortable by any column, no network."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from t5qa.atomic import atomic_path
+from t5qa.paired import PAIRED_COLUMNS, comparison_note, has_comparisons, interval_text, is_reference
 from t5qa.summary import MISSING, NAME_COLUMNS, STD_SUFFIX, is_aggregate, score_text, setting_columns, setting_text
 
 # Columns shown once above the page's table when every row has the same value; columns left to the CSV (NoAns EM
@@ -29,7 +31,10 @@ PAGE_HEADS = {
     "rougeL_f1": "ROUGE-L",
     "trained_on": "trained on",
     "evaluated_on": "evaluated on",
+    "exact_diff": "ΔEM",
+    "f1_diff": "ΔF1",
 }
+DIFF_COLUMNS = {"exact_diff": "exact", "f1_diff": "f1"}
 
 PAGE_STYLE = """
 body { font: 13px/1.4 system-ui, sans-serif; color: #222; margin: 1em; }
@@ -88,11 +93,11 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
     # report's frame beside its menu (about 650 px on a 1400 px screen). The CSV has every column.
     shared = [column for column in PAGE_SHARED if table[column].nunique(dropna=False) == 1]
     names = ["experiment", *settings, *(column for column in PAGE_SHARED if column not in shared)]
-    scores = [
-        column for column in table.columns if column not in [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT]
-    ]
+    left_out = [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT, *PAIRED_COLUMNS]
+    scores = [column for column in table.columns if column not in left_out]
     scores = [column for column in scores if not column.endswith(STD_SUFFIX) and table[column].notna().any()]
-    columns = [*names, *scores]
+    compared = has_comparisons(table)
+    columns = [*names, *scores, *(DIFF_COLUMNS if compared else [])]
     head = "".join(f'<th scope="col">{_breakable(_page_head(column))}</th>' for column in columns)
     said = "; ".join(f"{PAGE_HEADS.get(column, column)}: {_value_text(table[column].iloc[0])}" for column in shared)
 
@@ -110,6 +115,7 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
     seeds = int(table["seed"].notna().sum())
     means = int(table["f1" + STD_SUFFIX].notna().sum())
     source = f" The same table: <code>{html.escape(csv_name)}</code>." if csv_name else ""
+    note = f"\n<p>{comparison_note(table, lambda text: f'<code>{html.escape(text)}</code>')}</p>" if compared else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -121,7 +127,7 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
 <h1>{html.escape(title)}</h1>
 <p>{len(table) - means} runs ({seeds} of them seeds, under {means} mean rows: mean, and ± the sample standard
 deviation below it); {html.escape(said)}. Scores 0–100 (official SQuAD v2.0 EM/F1), n questions. Click a column
-head to sort; a mean row keeps its seeds.{source}</p>
+head to sort; a mean row keeps its seeds.{source}</p>{note}
 <div class="scroll">
 <table class="sortable">
 <thead><tr>{head}</tr></thead>
@@ -171,12 +177,27 @@ def _page_cells(row, columns: list[str], settings: list[str], kind: str) -> str:
         elif column == "total":
             text = MISSING if pd.isna(value) else str(int(value))
             cells.append(f'<td class="n" data-value="{"" if pd.isna(value) else int(value)}">{text}</td>')
+        elif column in DIFF_COLUMNS:
+            cells.append(_diff_cell(row, DIFF_COLUMNS[column]))
         else:
             spread = row.get(column + STD_SUFFIX)
             std = f"<small>± {score_text(spread)}</small>" if kind == "mean" and pd.notna(spread) else ""
             data = "" if pd.isna(value) else repr(float(value))
             cells.append(f'<td class="n" data-value="{data}">{score_text(value)}{std}</td>')
     return "".join(cells)
+
+
+def _diff_cell(row, score: str) -> str:
+    """A difference from the reference, its ± std over seeds (a mean row) and its interval under it; the reference's
+    own rows say so (and sort as a difference of 0)."""
+    value = row[f"{score}_diff"]
+    if pd.isna(value):
+        reference = is_reference(row)
+        return f'<td class="n" data-value="{0.0 if reference else ""}">{"reference" if reference else MISSING}</td>'
+    spread = row[f"{score}_diff_std"]
+    std = f"<small>± {score_text(spread)}</small>" if pd.notna(spread) else ""
+    interval = html.escape(interval_text(row, score))
+    return f'<td class="n" data-value="{float(value)!r}">{value:+.2f}{std}<small>{interval}</small></td>'
 
 
 def write_page(path: str | Path, page: str) -> None:
