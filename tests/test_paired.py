@@ -181,11 +181,15 @@ def test_the_comparison_shows_in_the_csv_markdown_and_page(tmp_path):
     assert lines[3].endswith(f"| {exact} | +17.50 [{f1['f1_diff_ci_low']:+.2f}, {f1['f1_diff_ci_high']:+.2f}] |")
     assert "`base`" in lines[5] and "on the 4 questions" in lines[5] and "1,000 resamples" in lines[5]
 
+    # The page: the scores' table, then the differences' (the reference named above it, not a row of it).
     page = render_summary_page(read, "compared")
-    heads = re.findall(r'<th scope="col">([^<]*)</th>', page.replace("<wbr>", ""))
-    assert heads[-2:] == ["ΔEM", "ΔF1"]
-    assert f'data-value="17.5">+17.50<small>[{f1["f1_diff_ci_low"]:+.2f}, {f1["f1_diff_ci_high"]:+.2f}]' in page
-    assert ">reference</td>" in page and "1,000 resamples of the questions, seed 0" in page
+    scores, paired = re.findall(r"<table.*?</table>", page.replace("<wbr>", ""), re.S)
+    assert "Δ" not in scores
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', paired)
+    assert heads == ["experiment", "compared with", "n paired", "ΔEM", "ΔF1"]
+    assert re.findall(r'<td class="name" data-value="([^"]*)"', paired) == ["other"]
+    assert f'data-value="17.5">+17.50<small>[{f1["f1_diff_ci_low"]:+.2f}, {f1["f1_diff_ci_high"]:+.2f}]' in paired
+    assert "<h2>Against the reference: base</h2>" in page and "1,000 resamples of the questions, seed 0" in page
 
 
 def test_without_questions_the_table_is_as_before(tmp_path):
