@@ -1,6 +1,7 @@
 """The Snakemake report as a reader sees it, in a real headless browser (Debian's chromium; .ci/run installs it).
 
-A tiny default model and a learning-rate sweep (2 x 2 seeds) are built once, with their report. Each check loads a
+A tiny default model and a learning-rate sweep (2 x 2 seeds) are built once, with their report (the comparison: each
+seed against the default, question by question). Each check loads a
 copy of a page with a small script added that looks at the rendered page (what is shown, how wide each table is
 against the frame it is shown in, what a click on a column head does) and writes its findings into the page, which
 `chromium --dump-dom` prints. Screenshots of the landing page and of the comparison are left in the test's folder.
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from .workflow_helpers import read_json, snakemake, tiny_config, write_config, write_tiny_sources
@@ -120,12 +122,14 @@ return {
 };
 """
 
-# Runs in the comparison page: click the F1 head (ascending), then again (descending); the groups' order each time.
+# Runs in the comparison page's table of scores: click the F1 head (ascending), then again (descending); the groups'
+# order each time.
 SORT = """
-var heads = Array.prototype.slice.call(document.querySelectorAll("thead th"));
+var scores = document.querySelector("table");
+var heads = Array.prototype.slice.call(scores.querySelectorAll("thead th"));
 var f1 = heads.findIndex(function (h) { return h.textContent === "F1"; });
 function order() {
-  return Array.prototype.slice.call(document.querySelectorAll("tbody")).map(function (group) {
+  return Array.prototype.slice.call(scores.querySelectorAll("tbody")).map(function (group) {
     return Array.prototype.slice.call(group.rows).map(function (row) {
       return [row.className, row.cells[0].textContent, parseFloat(row.cells[f1].getAttribute("data-value"))];
     });
@@ -196,3 +200,42 @@ def test_the_comparison_is_a_sortable_table_with_seeds_under_their_mean(report, 
     browse(report / "report.html", SHOW % json.dumps(path), screenshot=shot)
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+# Runs in the comparison page: the heads of its second table (the differences), each row's experiment and difference
+# cells as shown, and the text.
+DIFFERENCES = """
+var paired = document.querySelectorAll("table")[1];
+var heads = Array.prototype.slice.call(paired.querySelectorAll("thead th")).map(function (h) {
+  return h.textContent;
+});
+var rows = Array.prototype.slice.call(paired.querySelectorAll("tbody tr")).map(function (row) {
+  return [row.className, row.cells[0].getAttribute("data-value"),
+          row.cells[heads.indexOf("ΔEM")].innerText, row.cells[heads.indexOf("ΔF1")].innerText];
+});
+var text = Array.prototype.slice.call(document.querySelectorAll("h2, p")).map(function (p) { return p.innerText; });
+return {heads: heads, rows: rows, text: text.join(" ")};
+"""
+
+
+def test_the_comparison_shows_each_runs_difference_from_the_reference(report, tmp_path):
+    embedded = report_files(report / "report.html")
+    (path,) = [path for path in embedded if path.startswith("results/summary/")]
+    page = tmp_path / "comparison.html"
+    page.write_bytes(embedded[path])
+    found = browse(page, DIFFERENCES)
+    table = pd.read_csv(report / path.replace(".html", ".csv")).set_index("experiment")
+
+    assert found["heads"] == ["experiment", "compared with", "n paired", "ΔEM", "ΔF1"]
+    text = " ".join(found["text"].split())
+    assert "Against the reference: default" in text and "1,000 resamples of the questions, seed 0" in text
+    assert f"on the {table['total'].iloc[0]} questions both were scored on" in text
+    shown = {experiment: (kind, em, f1) for kind, experiment, em, f1 in found["rows"]}
+    assert list(shown) == list(table.index[1:])  # every seed and mean row, against the default, which is no row
+    for experiment, row in table.iloc[1:].iterrows():
+        kind, em, f1 = shown[experiment]
+        spread = f"\n± {row['f1_diff_std']:.2f}" if kind == "mean" else ""
+        assert f1 == f"{row['f1_diff']:+.2f}{spread}\n[{row['f1_diff_ci_low']:+.2f}, {row['f1_diff_ci_high']:+.2f}]"
+        assert em.startswith(f"{row['exact_diff']:+.2f}")
+        assert row["compared_with"] == ("default (seeds 1, 2)" if kind == "mean" else "default")
+        assert row["f1_diff_ci_low"] <= row["f1_diff"] <= row["f1_diff_ci_high"]

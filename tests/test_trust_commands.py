@@ -186,12 +186,13 @@ def test_a_command_substitution_in_a_hub_id_never_runs(tmp_path):
 
 def test_no_shell_command_has_an_unquoted_placeholder():
     """Every placeholder of every rule's shell command is quoted (:q), except the launcher's words (shlex.join'ed by
-    t5qa.plan.launch) and the thread count: a new rule cannot slip an unquoted value in."""
+    t5qa.plan.launch), the thread count and the attempt number (integers Snakemake sets): a new rule cannot slip an
+    unquoted value in."""
     unquoted = []
     for path in sorted(RULES.glob("*.smk")):
         for block in re.findall(r"shell:\n((?:[ \t]+(?:f?\"[^\n]*\"|#[^\n]*)\n)+)", path.read_text()):
             code = re.sub(r"#[^\n]*", "", block)
             for name, spec in re.findall(r"(?<!\{)\{([a-z_.]+)(:[a-z]*)?\}(?!\})", code):
-                if spec != ":q" and name not in ("params.launcher", "threads"):
+                if spec != ":q" and name not in ("params.launcher", "threads", "resources.attempt"):
                     unquoted.append(f"{path.name}: {{{name}{spec}}}")
     assert not unquoted

@@ -408,12 +408,13 @@ def dataset_raw_files(dataset):
 # --- summary
 
 
-def run_metrics(run):
-    """The metrics file of one table row: results/[experiments/<name>/]metrics/<trained>[.on.<evaluated>][.test].json"""
+def run_metrics(run, output="metrics"):
+    """The metrics file of one table row: results/[experiments/<name>/]metrics/<trained>[.on.<evaluated>][.test].json
+    (or another output of its metrics job: `questions`, its questions CSV)."""
     on = "" if run["evaluated_on"] == run["trained_on"] else f".on.{run['evaluated_on']}"
     test = ".test" if run["split"] == TEST else ""
     xp = experiment_prefix(run["experiment"])
-    return expand(rules.metrics.output.metrics, xp=xp, dataset=run["trained_on"], on=on, test=test)[0]
+    return expand(rules.metrics.output[output], xp=xp, dataset=run["trained_on"], on=on, test=test)[0]
 
 
 # --- causalqa_table

@@ -2,15 +2,30 @@
 # the settings that set the experiments apart as columns. Each config's table keeps its own name
 # (results/summary/<name>.*: the groups it compares and a hash of its rows), so that the next config does not
 # overwrite it; results/summary.{csv,md} are the latest one written. The report shows it as a sortable page.
+# Each run is compared with the reference experiment (`comparison`) question by question, from the metrics step's
+# questions CSVs: the difference in EM and F1 with a paired bootstrap interval (t5qa.report.paired).
+
 
 from t5qa.plan.experiments import experiment_prefix, summary_name, varied_settings
+from t5qa.report.paired import reference_group
 from t5qa.report.report_labels import summary_labels
 
 SUMMARY_SETTINGS = varied_settings(EXPERIMENTS, list(dict.fromkeys(run["experiment"] for run in EVALUATIONS)))
 SUMMARY_RUNS = [
     {**run, "metrics": run_metrics(run), "settings": SUMMARY_SETTINGS[run["experiment"]]} for run in EVALUATIONS
 ]
-SUMMARY_NAME = summary_name(SUMMARY_RUNS, EXPERIMENTS)
+SUMMARY_NAME = summary_name(SUMMARY_RUNS, EXPERIMENTS)  # before the questions: their paths add nothing to name
+SUMMARY_RUNS = [{**run, "questions": run_metrics(run, "questions")} for run in SUMMARY_RUNS]
+COMPARISON = config["comparison"]
+try:
+    reference_group(SUMMARY_RUNS, COMPARISON.get("reference"))
+except ValueError as err:
+    raise WorkflowError(f"comparison.reference: {err}") from None
+# Words of the summary command, each quoted by the rule (:q).
+COMPARISON_ARGS = [
+    *(["--reference", COMPARISON["reference"]] if "reference" in COMPARISON else []),
+    *["--bootstrap-resamples", str(COMPARISON["resamples"]), "--bootstrap-seed", str(COMPARISON["seed"])],
+]
 
 # The training curves of every model the comparison trains (in the report beside the table).
 SUMMARY_CURVES = list(
@@ -24,6 +39,7 @@ SUMMARY_CURVES = list(
 rule summary:
     input:
         metrics=[run["metrics"] for run in SUMMARY_RUNS],
+        questions=[run["questions"] for run in SUMMARY_RUNS],
         script=step_script("summary.py"),
         code=step_code("summary.py"),
     output:
@@ -35,13 +51,14 @@ rule summary:
         # A function: Snakemake would read a string param's braces (a varied tokenize.template's {question}) as
         # wildcards.
         runs=lambda wc: canonical(SUMMARY_RUNS),
+        comparison=COMPARISON_ARGS,
     conda:
         "../envs/t5qa.yaml"
     log:
         "logs/summary.log",
     shell:
-        "python {input.script:q} --runs {params.runs:q} --csv {output.named_csv:q} {output.csv:q}"
-        " --markdown {output.named_markdown:q} {output.markdown:q} > {log:q} 2>&1"
+        "python {input.script:q} --runs {params.runs:q} {params.comparison:q} --csv {output.named_csv:q}"
+        " {output.csv:q} --markdown {output.named_markdown:q} {output.markdown:q} > {log:q} 2>&1"
 
 
 rule summary_page:

@@ -4,8 +4,10 @@ cell that differ only in their seed, a row of their mean and sample standard dev
 A run is {"experiment", "group", "seed", "trained_on", "evaluated_on", "split", "metrics"[, "settings"]}: `group` is
 the experiment's name without its seed suffix (an experiment without seeds is its own group, seed null), `metrics`
 the path of the metrics step's JSON, `split` validation or test, `settings` the settings that set it apart from the
-other runs ({"train.learning_rate": 0.001}: t5qa.plan.experiments.varied_settings), one column each. Runs of one group
-trained on and evaluated on the same datasets and split, with two or more seeds, are aggregated.
+other runs ({"train.learning_rate": 0.001}: t5qa.plan.experiments.varied_settings), one column each, `questions` the
+metrics step's questions CSV (every question's EM and F1), which adds the comparison with a reference experiment,
+question by question (report.paired). Runs of one group trained on and evaluated on the same datasets and split, with
+two or more seeds, are aggregated.
 
 The table keeps every number as computed (the CSV); the Markdown and HTML renderings round to 2 decimals for
 reading. The HTML page (for Snakemake's report) sorts by any column on a click, a mean row carrying its seeds.
@@ -22,6 +24,16 @@ import pandas as pd
 from t5qa.atomic import atomic_path
 from t5qa.cli import json_kind, read_json_file
 from t5qa.errors import InputError
+from t5qa.report.paired import (
+    COUNT_COLUMNS,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    PAIRED_COLUMNS,
+    compare_runs,
+    comparison_note,
+    diff_text,
+    has_comparisons,
+)
 from t5qa.settings import check_value
 
 TEXT = {"type": "string"}
@@ -31,6 +43,7 @@ RUN_SCHEMA = {
         **dict.fromkeys(["experiment", "group", "trained_on", "evaluated_on", "split", "metrics"], TEXT),
         "seed": {"type": ["integer", "null"]},
         "settings": {"type": "object"},
+        "questions": TEXT,
     },
     "required": ["experiment", "group", "seed", "trained_on", "evaluated_on", "split", "metrics"],
     "additionalProperties": False,
@@ -43,6 +56,8 @@ SCORE_KEYS = ["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_
 REQUIRED_NUMBERS = ["exact", "f1", "total"]
 STD_SUFFIX = "_std"
 MISSING = "–"
+# The Markdown's comparison columns: head -> the score it compares.
+DIFF_HEADS = {"ΔEM vs reference [95 % CI]": "exact", "ΔF1 vs reference [95 % CI]": "f1"}
 
 
 # --------------------------------------------------------------------------- the inputs
@@ -76,6 +91,8 @@ def load_runs(runs: list[dict], where: str = "--runs") -> list[dict]:
                 raise InputError(f"{run_where}: settings {key!r} {what}")
         loaded.append({**run, "metrics": _read_metrics(Path(run["metrics"]))})
     _refuse_repeated_seeds(loaded, where)
+    if len({"questions" in run for run in runs}) > 1:
+        raise InputError(f"{where}: give every run its questions, or none (a comparison needs both sides' questions)")
     return loaded
 
 
@@ -131,7 +148,7 @@ def _refuse_repeated_seeds(runs: list[dict], where: str) -> None:
 
 def _fixed_columns() -> set[str]:
     """Columns every table has: a setting may not take one's name."""
-    return {*NAME_COLUMNS, "total", *SCORE_KEYS, *(key + STD_SUFFIX for key in SCORE_KEYS)}
+    return {*NAME_COLUMNS, "total", *SCORE_KEYS, *(key + STD_SUFFIX for key in SCORE_KEYS), *PAIRED_COLUMNS}
 
 
 def _cell_key(run: dict) -> tuple[str, str, str, str]:
@@ -142,35 +159,43 @@ def _cell_key(run: dict) -> tuple[str, str, str, str]:
 # --------------------------------------------------------------------------- the table
 
 
-def summary_table(runs: list[dict]) -> pd.DataFrame:
+def summary_table(
+    runs: list[dict], reference: str | None = None, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
     """A row per run (as load_runs returns them) and an aggregate row per sweep cell with two or more seeds, grouped:
     by what the models were trained and scored on (in the order first given), then by cell, each aggregate row
     first and its seeds right under it. Columns: experiment, group, seed, one column per setting (the runs'
     `settings`), trained_on, evaluated_on, split, total, the scores, f1[<source>] for every source any run breaks
-    down, then a `<score>_std` column for each score, filled only on aggregate rows."""
+    down, then a `<score>_std` column for each score, filled only on aggregate rows; where the runs name their
+    questions, the paired comparison with the `reference` group (t5qa.report.paired.PAIRED_COLUMNS; default: the first
+    run's group), its bootstrap drawing `resamples` resamples seeded with `seed`. ValueError: no such reference."""
+    compared = "questions" in runs[0]
+    per_run, per_cell = compare_runs(runs, reference, resamples, seed) if compared else ([{}] * len(runs), {})
     sources = list(dict.fromkeys(source for run in runs for source in run["metrics"].get("per_source", {})))
     score_columns = [*SCORE_KEYS, *(_source_column(source) for source in sources)]
     settings = list(dict.fromkeys(key for run in runs for key in run.get("settings", {})))
 
     # A run without a seed is a cell of its own (its group is its name); cells in the order first given.
     cells: dict[tuple, list[dict]] = {}
-    for run in runs:
+    for run, paired in zip(runs, per_run):
         key = _cell_key(run) if run["seed"] is not None else (*_cell_key(run), run["experiment"])
-        cells.setdefault(key, []).append(_run_row(run))
-    by_scoring: dict[tuple, list[list[dict]]] = {}
+        cells.setdefault(key, []).append(_run_row(run) | paired)
+    by_scoring: dict[tuple, list[tuple[tuple, list[dict]]]] = {}
     for key, rows in cells.items():
-        by_scoring.setdefault(key[1:4], []).append(rows)
+        by_scoring.setdefault(key[1:4], []).append((key, rows))
     ordered = []
-    for cell_rows in (rows for scoring in by_scoring.values() for rows in scoring):
+    for key, cell_rows in ((key, rows) for scoring in by_scoring.values() for key, rows in scoring):
         if len(cell_rows) >= 2:
-            ordered.append(_aggregate_row(cell_rows, score_columns))
+            ordered.append(_aggregate_row(cell_rows, score_columns) | per_cell.get(key, {}))
         ordered += cell_rows
 
     float_columns = [*score_columns, *(column + STD_SUFFIX for column in score_columns)]
     names = [*NAME_COLUMNS[:3], *settings, *NAME_COLUMNS[3:]]
-    table = pd.DataFrame(ordered, columns=[*names, "total", *float_columns])
+    paired = PAIRED_COLUMNS if compared else []
+    table = pd.DataFrame(ordered, columns=[*names, "total", *float_columns, *paired])
     # Nullable integers: an aggregate row has no seed, and a count stays a count in the CSV (400, not 400.0).
-    return table.astype({"seed": "Int64", "total": "Int64"} | dict.fromkeys(float_columns, float))
+    counts = dict.fromkeys(["seed", "total", *(COUNT_COLUMNS if compared else [])], "Int64")
+    return table.astype(counts | dict.fromkeys(float_columns, float))
 
 
 def setting_columns(table: pd.DataFrame) -> list[str]:
@@ -218,8 +243,16 @@ def _aggregate_row(rows: list[dict], score_columns: list[str]) -> dict:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub Markdown table of the names, settings and scores (no group, no std columns: an aggregate row shows
-    each score as "mean ± std"). Scores with 2 decimals, counts as integers, an empty cell as "–"."""
-    columns = [column for column in table.columns if column != "group" and not column.endswith(STD_SUFFIX)]
+    each score as "mean ± std"). Scores with 2 decimals, counts as integers, an empty cell as "–". Where the table
+    compares runs with a reference, ΔEM and ΔF1 with their intervals (paired.diff_text) and a note on them."""
+    columns = [
+        column
+        for column in table.columns
+        if column != "group" and not column.endswith(STD_SUFFIX) and column not in PAIRED_COLUMNS
+    ]
+    compared = has_comparisons(table)
+    if compared:
+        columns += list(DIFF_HEADS)
     text_columns = {"experiment", "trained_on", "evaluated_on", "split"}
     settings = set(setting_columns(table))
     lines = [
@@ -230,8 +263,10 @@ def to_markdown(table: pd.DataFrame) -> str:
         aggregate = is_aggregate(row)
         cells = []
         for column in columns:
-            value = row[column]
-            if column in text_columns:
+            value = row.get(column)  # none for the Δ columns, drawn from several
+            if column in DIFF_HEADS:
+                cells.append(_escape(diff_text(row, DIFF_HEADS[column])))
+            elif column in text_columns:
                 cells.append(_escape(value))
             elif column in settings:
                 cells.append(_escape(setting_text(value)))
@@ -242,6 +277,8 @@ def to_markdown(table: pd.DataFrame) -> str:
             else:
                 cells.append(score_text(value))
         lines.append(_markdown_line(cells))
+    if compared:
+        lines += ["", comparison_note(table)]
     return "\n".join(lines) + "\n"
 
 
@@ -292,7 +329,8 @@ def read_summary_csv(path: str | Path) -> pd.DataFrame:
     """A table written by write_summary, as summary_table made it."""
     path = Path(path)
     try:
-        table = pd.read_csv(path, dtype={"seed": "Int64", "total": "Int64"}, keep_default_na=True)
+        counts = dict.fromkeys(["seed", "total", *COUNT_COLUMNS], "Int64")
+        table = pd.read_csv(path, dtype=counts | {"reference": str, "compared_with": str}, keep_default_na=True)
     except FileNotFoundError:
         raise InputError(f"{path}: not found") from None
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:

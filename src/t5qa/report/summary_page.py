@@ -1,5 +1,6 @@
 """The comparison as one self-contained HTML page for Snakemake's report (the summary_page step): one row per run,
-each mean row heading its seeds, the settings that set runs apart as columns, sortable by any column, no network."""
+each mean row heading its seeds, the settings that set runs apart as columns, each run's difference from the
+reference with its interval, sortable by any column, no network."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from t5qa.atomic import atomic_path
+from t5qa.report.paired import PAIRED_COLUMNS, comparison_note, has_comparisons, interval_text, is_reference
 from t5qa.report.summary import (
     MISSING,
     NAME_COLUMNS,
@@ -37,11 +39,19 @@ PAGE_HEADS = {
     "rougeL_f1": "ROUGE-L",
     "trained_on": "trained on",
     "evaluated_on": "evaluated on",
+    "compared_with": "compared with",
+    "paired_questions": "n paired",
+    "exact_diff": "ΔEM",
+    "f1_diff": "ΔF1",
 }
+# The columns of the table of differences from the reference, after the experiment and what sets its rows apart.
+PAGE_PAIRED = ["compared_with", "paired_questions", "exact_diff", "f1_diff"]
+DIFF_COLUMNS = {"exact_diff": "exact", "f1_diff": "f1"}
 
 PAGE_STYLE = """
 body { font: 13px/1.4 system-ui, sans-serif; color: #222; margin: 1em; }
 h1 { font-size: 1.3em; margin: 0 0 .2em; }
+h2 { font-size: 1.1em; margin: 1.2em 0 .2em; }
 p { margin: .3em 0 .8em; max-width: 60em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; }
@@ -96,28 +106,23 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
     # report's frame beside its menu (about 650 px on a 1400 px screen). The CSV has every column.
     shared = [column for column in PAGE_SHARED if table[column].nunique(dropna=False) == 1]
     names = ["experiment", *settings, *(column for column in PAGE_SHARED if column not in shared)]
-    scores = [
-        column for column in table.columns if column not in [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT]
-    ]
+    left_out = [*NAME_COLUMNS, *settings, *PAGE_SHARED, *PAGE_LEFT_OUT, *PAIRED_COLUMNS]
+    scores = [column for column in table.columns if column not in left_out]
     scores = [column for column in scores if not column.endswith(STD_SUFFIX) and table[column].notna().any()]
-    columns = [*names, *scores]
-    head = "".join(f'<th scope="col">{_breakable(_page_head(column))}</th>' for column in columns)
     said = "; ".join(f"{PAGE_HEADS.get(column, column)}: {_value_text(table[column].iloc[0])}" for column in shared)
-
-    # A mean row and its seeds are one <tbody> (contiguous in the table), sorted together.
-    groups: list[tuple[tuple, list[str]]] = []
-    for _, row in table.iterrows():
-        aggregate = is_aggregate(row)
-        seeded = aggregate or pd.notna(row["seed"])
-        key = (row["group"] if seeded else row["experiment"], row["trained_on"], row["evaluated_on"], row["split"])
-        if not groups or groups[-1][0] != key:
-            groups.append((key, []))
-        kind = "mean" if aggregate else "seed" if seeded and len(groups[-1][1]) else "run"
-        groups[-1][1].append(f'<tr class="{kind}">{_page_cells(row, columns, settings, kind)}</tr>')
-    body = "\n".join("<tbody>\n" + "\n".join(rows) + "\n</tbody>" for _, rows in groups)
     seeds = int(table["seed"].notna().sum())
     means = int(table["f1" + STD_SUFFIX].notna().sum())
     source = f" The same table: <code>{html.escape(csv_name)}</code>." if csv_name else ""
+    # The differences from the reference in a table of their own under the scores: beside them, they would not fit.
+    paired = ""
+    if has_comparisons(table):
+        others = table[[not is_reference(row) for _, row in table.iterrows()]]
+        varied = [column for column in names if column in PAGE_SHARED]
+        note = comparison_note(table, lambda text: f"<code>{html.escape(text)}</code>")
+        paired = f"""
+<h2>Against the reference: {html.escape(str(table["reference"].iloc[0]))}</h2>
+<p>{note}</p>
+{_sortable_table(others, ["experiment", *varied, *PAGE_PAIRED], settings)}"""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -130,16 +135,33 @@ def render_summary_page(table: pd.DataFrame, title: str, csv_name: str = "") -> 
 <p>{len(table) - means} runs ({seeds} of them seeds, under {means} mean rows: mean, and ± the sample standard
 deviation below it); {html.escape(said)}. Scores 0–100 (official SQuAD v2.0 EM/F1), n questions. Click a column
 head to sort; a mean row keeps its seeds.{source}</p>
-<div class="scroll">
-<table class="sortable">
-<thead><tr>{head}</tr></thead>
-{body}
-</table>
-</div>
+{_sortable_table(table, [*names, *scores], settings)}{paired}
 <script>{PAGE_SCRIPT}</script>
 </body>
 </html>
 """
+
+
+def _sortable_table(table: pd.DataFrame, columns: list[str], settings: list[str]) -> str:
+    """The rows as a table the page's script sorts: a mean row and its seeds one <tbody> (contiguous in the
+    table), sorted together."""
+    head = "".join(f'<th scope="col">{_breakable(_page_head(column))}</th>' for column in columns)
+    groups: list[tuple[tuple, list[str]]] = []
+    for _, row in table.iterrows():
+        aggregate = is_aggregate(row)
+        seeded = aggregate or pd.notna(row["seed"])
+        key = (row["group"] if seeded else row["experiment"], row["trained_on"], row["evaluated_on"], row["split"])
+        if not groups or groups[-1][0] != key:
+            groups.append((key, []))
+        kind = "mean" if aggregate else "seed" if seeded and len(groups[-1][1]) else "run"
+        groups[-1][1].append(f'<tr class="{kind}">{_page_cells(row, columns, settings, kind)}</tr>')
+    body = "\n".join("<tbody>\n" + "\n".join(rows) + "\n</tbody>" for _, rows in groups)
+    return f"""<div class="scroll">
+<table class="sortable">
+<thead><tr>{head}</tr></thead>
+{body}
+</table>
+</div>"""
 
 
 def _page_head(column: str) -> str:
@@ -174,17 +196,33 @@ def _page_cells(row, columns: list[str], settings: list[str], kind: str) -> str:
             number = "" if isinstance(value, bool) or pd.isna(value) else value
             data = number if isinstance(number, int | float) else text
             cells.append(f'<td data-value="{html.escape(str(data))}">{html.escape(text)}</td>')
+        elif column == "compared_with":
+            text = MISSING if pd.isna(value) else str(value)
+            cells.append(f'<td data-value="{html.escape(text)}">{_breakable(text, dots=False)}</td>')
         elif column in ("trained_on", "evaluated_on", "split"):
             cells.append(f'<td data-value="{html.escape(str(value))}">{html.escape(str(value))}</td>')
-        elif column == "total":
+        elif column in ("total", "paired_questions"):
             text = MISSING if pd.isna(value) else str(int(value))
             cells.append(f'<td class="n" data-value="{"" if pd.isna(value) else int(value)}">{text}</td>')
+        elif column in DIFF_COLUMNS:
+            cells.append(_diff_cell(row, DIFF_COLUMNS[column]))
         else:
             spread = row.get(column + STD_SUFFIX)
             std = f"<small>± {score_text(spread)}</small>" if kind == "mean" and pd.notna(spread) else ""
             data = "" if pd.isna(value) else repr(float(value))
             cells.append(f'<td class="n" data-value="{data}">{score_text(value)}{std}</td>')
     return "".join(cells)
+
+
+def _diff_cell(row, score: str) -> str:
+    """A difference from the reference, its ± std over seeds (a mean row) and its interval under it."""
+    value = row[f"{score}_diff"]
+    if pd.isna(value):
+        return f'<td class="n" data-value="">{MISSING}</td>'
+    spread = row[f"{score}_diff_std"]
+    std = f"<small>± {score_text(spread)}</small>" if pd.notna(spread) else ""
+    interval = html.escape(interval_text(row, score))
+    return f'<td class="n" data-value="{float(value)!r}">{value:+.2f}{std}<small>{interval}</small></td>'
 
 
 def write_page(path: str | Path, page: str) -> None:
