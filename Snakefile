@@ -46,6 +46,7 @@ if any(
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/step_inputs.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/prefetch.smk"
 include: "workflow/rules/normalize.smk"

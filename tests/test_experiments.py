@@ -283,7 +283,7 @@ def test_shared_indexes_point_each_prefix_at_one_user(config):
 def test_varied_settings_are_the_columns_that_set_experiments_apart(config):
     """The summary's setting columns: what a sweep's grid or an experiment overrides and the compared experiments
     do not share (train.seed has its own column; a shared override and resources are no column)."""
-    from t5qa.plan.experiments import summary_name, varied_settings
+    from t5qa.plan.comparison import summary_name, varied_settings
 
     config["sweeps"] = [
         {

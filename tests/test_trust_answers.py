@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from t5qa.data.formats import decode_utf8
+from t5qa.data.text_files import decode_utf8
 from t5qa.errors import InputError
 from t5qa.model import model_identity
 from t5qa.model.ask import check_tokenizer_files, read_questions

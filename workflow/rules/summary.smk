@@ -6,7 +6,8 @@
 # questions CSVs: the difference in EM and F1 with a paired bootstrap interval (t5qa.report.paired).
 
 
-from t5qa.plan.experiments import experiment_prefix, summary_name, varied_settings
+from t5qa.plan.comparison import summary_name, varied_settings
+from t5qa.plan.experiments import experiment_prefix
 from t5qa.report.paired import reference_group
 from t5qa.report.report_labels import summary_labels
 

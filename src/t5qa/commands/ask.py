@@ -17,7 +17,7 @@ from pathlib import Path
 
 from t5qa import cli
 from t5qa.data.batching import use_job_threads
-from t5qa.data.formats import decode_utf8
+from t5qa.data.text_files import decode_utf8
 from t5qa.errors import InputError
 from t5qa.model.ask import ask, check_tokenizer_files, model_tokenize_settings, read_questions
 from t5qa.settings import PredictSettings

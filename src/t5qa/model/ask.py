@@ -17,7 +17,7 @@ import torch
 
 from t5qa.data.download import TOKENIZER_FILES
 from t5qa.data.features import load_tokenizer, make_tokenize_fn
-from t5qa.data.formats import parse_json
+from t5qa.data.text_files import parse_json
 from t5qa.data.tokenize_data import check_tokenize_settings
 from t5qa.data.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 from t5qa.errors import InputError

@@ -4,7 +4,7 @@ cell that differ only in their seed, a row of their mean and sample standard dev
 A run is {"experiment", "group", "seed", "trained_on", "evaluated_on", "split", "metrics"[, "settings"]}: `group` is
 the experiment's name without its seed suffix (an experiment without seeds is its own group, seed null), `metrics`
 the path of the metrics step's JSON, `split` validation or test, `settings` the settings that set it apart from the
-other runs ({"train.learning_rate": 0.001}: t5qa.plan.experiments.varied_settings), one column each, `questions` the
+other runs ({"train.learning_rate": 0.001}: t5qa.plan.comparison.varied_settings), one column each, `questions` the
 metrics step's questions CSV (every question's EM and F1), which adds the comparison with a reference experiment,
 question by question (report.paired). Runs of one group trained on and evaluated on the same datasets and split, with
 two or more seeds, are aggregated.
