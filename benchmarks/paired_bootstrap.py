@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from t5qa.paired import bootstrap_interval, compare_runs
+from t5qa.report.paired import bootstrap_interval, compare_runs
 
 
 def questions_csv(path: Path, count: int, seed: int) -> str:
