@@ -164,7 +164,9 @@ def normalized(sources, split):
 def tables_arguments(wildcards):
     """--train A=... --validation A=... (or --test A=...) for the tokenize script: shell words, each quoted (:q)."""
     sources = dataset_sources(wildcards.dataset)
-    return [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
+    words = [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
+    # A test folder counts its rows that repeat a training row, as validation does (test.overlap_with_train).
+    return words + (["--overlap-train", *named_tables(sources, "train")] if wildcards.test else [])
 
 
 def named_tables(sources, split):
@@ -321,8 +323,10 @@ def tokenize_data_inputs(wildcards):
     sources = dataset_sources(wildcards.dataset)
     entry = TOKENIZATIONS[wildcards.tok]
     settings = entry["settings"]
+    # A test folder reads the training tables too, to count its rows that repeat one (tables_arguments).
+    splits = scored_splits(wildcards) + (["train"] if wildcards.test else [])
     inputs = {
-        "tables": [table for split in scored_splits(wildcards) for table in normalized(sources, split)],
+        "tables": [table for split in splits for table in normalized(sources, split)],
         "script": step_script("tokenize_data.py"),
         "code": step_code("tokenize_data.py"),
     }
