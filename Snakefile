@@ -9,11 +9,18 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from t5qa.plan.config_check import validate_config
+from t5qa.plan.config_check import foreign_tag, validate_config
 from t5qa.plan.experiments import build_experiments, evaluation_runs
 from t5qa.plan.output_folders import unsafe_directory_outputs
+from t5qa.report.causalqa_table import check_table
 
 min_version("9.0")
+
+
+# A YAML tag (`!!python/...`) in the workflow's config: Snakemake's loader refuses it as "tab indentation"; name it.
+# (A --configfile is read by Snakemake before this file: its loader refuses the tag, nothing runs, in its words.)
+if problem := foreign_tag(os.path.join(workflow.basedir, "config", "config.yaml")):
+    raise WorkflowError(problem)
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
@@ -29,6 +36,11 @@ try:
     config.update(json.loads(json.dumps(config)))
     EXPERIMENTS = build_experiments(config)
     EVALUATIONS = evaluation_runs(config, EXPERIMENTS)
+    # A CausalQA table, when the config declares one (more than the schema's empty defaults), is checked whatever
+    # the target, not only when the table is asked for.
+    TABLE = config["causalqa_table"]
+    if any(TABLE.values()) and (problems := check_table(TABLE, EXPERIMENTS, config["datasets"])):
+        raise ValueError("\n".join(f"config: {problem}" for problem in problems))
 except ValueError as err:
     raise WorkflowError(str(err)) from None
 

@@ -87,7 +87,7 @@ def test_experiments_merge_over_the_top_level_settings(config):
             },
             "the experiment name 's-epochs1' is taken (by sweep 's'",
         ),
-        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's' (s-nope1): train.nope: unknown key"),
+        ({"sweeps": [{"name": "s", "grid": {"train.nope": [1]}}]}, "sweep 's': train.nope: unknown key"),
         ({"experiments": {"x": {"finetune": "no"}}}, "experiments.x: finetune must be true or false"),
         ({"experiments": {"x": {"resources": {"train": {"gpu": 0}}}}}, "resources.train.gpu must be a whole number"),
         ({"experiments": {"x": None}}, "experiments.x: must be a mapping of overrides"),

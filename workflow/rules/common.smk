@@ -12,7 +12,7 @@ from t5qa.settings import (
     TrainSettings,
 )
 from t5qa.data import sources as source_specs
-from t5qa.report.causalqa_table import check_table, table_cells
+from t5qa.report.causalqa_table import table_cells
 from t5qa.plan.code_inputs import code_inputs
 from t5qa.data.download import archive_member, archive_model
 from t5qa.errors import InputError
@@ -164,7 +164,9 @@ def normalized(sources, split):
 def tables_arguments(wildcards):
     """--train A=... --validation A=... (or --test A=...) for the tokenize script: shell words, each quoted (:q)."""
     sources = dataset_sources(wildcards.dataset)
-    return [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
+    words = [word for split in scored_splits(wildcards) for word in (f"--{split}", *named_tables(sources, split))]
+    # A test folder counts its rows that repeat a training row, as validation does (test.overlap_with_train).
+    return words + (["--overlap-train", *named_tables(sources, "train")] if wildcards.test else [])
 
 
 def named_tables(sources, split):

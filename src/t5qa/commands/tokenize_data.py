@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", nargs="+", help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--validation", nargs="+", help="SOURCE=TABLE.parquet for each source")
     parser.add_argument("--test", nargs="+", help="SOURCE=TABLE.parquet for each source: a test-only folder")
+    parser.add_argument(
+        "--overlap-train",
+        nargs="+",
+        help="with --test: SOURCE=TABLE.parquet, the training tables the test rows are compared against "
+        "(counted in the stats as test.overlap_with_train; never tokenized)",
+    )
     parser.add_argument("--output", required=True, help="the Arrow folder to create")
     parser.add_argument("--stats", required=True, help="the stats JSON to write")
     parser.add_argument("--num-proc", type=int, default=1, help="tokenizer processes (does not change the output)")
@@ -40,10 +46,17 @@ def main(argv: list[str] | None = None) -> None:
         (args.train and args.validation and not args.test) or (args.test and not args.train and not args.validation)
     ):
         raise InputError("give --train and --validation (a training folder), or --test alone (a test folder)")
+    if args.overlap_train and not args.test:
+        raise InputError("--overlap-train: only with --test (a training folder compares against its own --train)")
     given = {"train": args.train, "validation": args.validation, "test": args.test}
     tables = {split: [cli.named_path(a, f"--{split}") for a in values] for split, values in given.items() if values}
+    overlap_train = [cli.named_path(a, "--overlap-train") for a in args.overlap_train or []]
     cli.check_paths(
-        {"--tokenizer": args.tokenizer, **{f"--{split}": [path for _, path in tables[split]] for split in tables}},
+        {
+            "--tokenizer": args.tokenizer,
+            **{f"--{split}": [path for _, path in tables[split]] for split in tables},
+            "--overlap-train": [path for _, path in overlap_train],
+        },
         {"--stats": args.stats},
         {"--output": args.output},
     )
@@ -56,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         num_proc=args.num_proc,
         stats_path=args.stats,
         write_stats=lambda path, stats: write_tokenize_stats(path, stats, settings),
+        overlap_train=overlap_train,
     )
     log.info("tokenized %s", {split: s["rows"] for split, s in stats.items()})
 

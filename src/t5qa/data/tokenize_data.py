@@ -55,14 +55,24 @@ def tokenize_dataset(
     num_proc: int = 1,
     stats_path: Path | None = None,
     write_stats: Callable[[Path, dict], None] | None = None,
+    overlap_train: list[tuple[str, Path]] | None = None,
 ) -> dict:
     """Tokenize each split given (split -> [(source, table)]) into `output` (save_to_disk, renamed into place).
     Returns the stats. With `stats_path`, `write_stats(path, stats)` writes them there too, and the folder and the
-    stats are renamed into place together (never one run's folder with another run's stats)."""
+    stats are renamed into place together (never one run's folder with another run's stats). `overlap_train`: for a
+    test folder, the training tables its rows are compared against (read for that count only, never tokenized)."""
     check_tokenize_settings(settings)
     splits, stats = {}, {}
     raws = {split: load_split(split_tables, text_columns(settings)) for split, split_tables in tables.items()}
-    overlap = train_validation_overlap(raws, settings) if {"train", "validation"} <= raws.keys() else None
+    train = raws.get("train")
+    if train is None and overlap_train:
+        train = load_split(overlap_train, text_columns(settings))
+    # Validation and test rows alike are counted against training's (a test file that is the training file).
+    overlaps = {
+        split: overlap_with_train(train, raws[split], split, settings)
+        for split in ("validation", "test")
+        if split in raws and train is not None
+    }
     for split, raw in raws.items():
         # Every gold answer, as the metrics step scores them: validation during training scores the same way.
         raw = raw.add_column("answers", gold_column(raw), feature=ANSWERS_FEATURE)
@@ -77,8 +87,8 @@ def tokenize_dataset(
             desc=f"tokenize {split}",
         )
         stats[split] = split_stats(encoded)
-        if split == "validation" and overlap:
-            stats[split]["overlap_with_train"] = overlap
+        if overlaps.get(split):
+            stats[split]["overlap_with_train"] = overlaps[split]
         # Diagnostics stay in the stats; the Arrow folder keeps what training and prediction read.
         splits[split] = encoded.select_columns(TOKENIZED_COLUMNS)
     if stats_path is None:
@@ -113,23 +123,24 @@ def gold_column(raw: datasets.Dataset) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=arrow_type)
 
 
-def train_validation_overlap(raws: dict[str, datasets.Dataset], settings: TokenizeSettings) -> dict | None:
-    """Validation rows that repeat a training row: the same source and id, or the same question and context (as the
-    model reads them, from any source). Validating on them overstates the scores, so they are counted in the stats
-    with their first ids and warned about (`tokenize.train_validation_overlap: warn`), or refused (`refuse`).
-    None when there are none."""
+def overlap_with_train(
+    train: datasets.Dataset, held_out: datasets.Dataset, split: str, settings: TokenizeSettings
+) -> dict | None:
+    """Rows of a held-out split (validation or test) that repeat a training row: the same source and id, or the same
+    question and context (as the model reads them, from any source). Scoring on them overstates the scores, so they
+    are counted in the stats with their first ids and warned about (`tokenize.train_validation_overlap: warn`), or
+    refused (`refuse`). None when there are none."""
     question, context = text_columns(settings)[1:3]
-    train, validation = raws["train"], raws["validation"]
-    # What validation holds, then which of it training holds, training read a batch at a time (exactly the sets of
-    # training rows' keys intersected with validation's, without holding all of training's text as Python strings).
-    validation_ids = set(zip(validation["source"], validation["id"]))
-    validation_texts = set(zip(validation[question], validation[context]))
+    # What the held-out split holds, then which of it training holds, training read a batch at a time (exactly the
+    # sets of training rows' keys intersected with the split's, without holding all of training's text as strings).
+    held_ids = set(zip(held_out["source"], held_out["id"]))
+    held_texts = set(zip(held_out[question], held_out[context]))
     train_ids, train_texts = set(), set()
     for batch in train.select_columns(["source", "id", question, context]).iter(batch_size=BATCH_ROWS):
-        train_ids.update(key for key in zip(batch["source"], batch["id"]) if key in validation_ids)
-        train_texts.update(key for key in zip(batch[question], batch[context]) if key in validation_texts)
+        train_ids.update(key for key in zip(batch["source"], batch["id"]) if key in held_ids)
+        train_texts.update(key for key in zip(batch[question], batch[context]) if key in held_texts)
     same_id, same_text, first = 0, 0, []
-    for source, row_id, q, c in zip(validation["source"], validation["id"], validation[question], validation[context]):
+    for source, row_id, q, c in zip(held_out["source"], held_out["id"], held_out[question], held_out[context]):
         by_id, by_text = (source, row_id) in train_ids, (q, c) in train_texts
         same_id += by_id
         same_text += by_text
@@ -139,12 +150,12 @@ def train_validation_overlap(raws: dict[str, datasets.Dataset], settings: Tokeni
         return None
     found = {"same_id": same_id, "same_question_and_context": same_text, "first_ids": first}
     summary = (
-        f"{same_id} validation rows have a training row's id and {same_text} a training row's question and "
-        f"context (validating on training rows overstates the scores), e.g. {', '.join(first)}"
+        f"{same_id} {split} rows have a training row's id and {same_text} a training row's question and "
+        f"context (scoring on training rows overstates the scores), e.g. {', '.join(first)}"
     )
     if settings.train_validation_overlap == "refuse":
-        raise InputError(f"--validation: {summary}; tokenize.train_validation_overlap: refuse")
-    log.warning("%s; counted in the stats as validation.overlap_with_train", summary)
+        raise InputError(f"--{split}: {summary}; tokenize.train_validation_overlap: refuse")
+    log.warning("%s; counted in the stats as %s.overlap_with_train", summary, split)
     return found
 
 

@@ -116,6 +116,35 @@ def duplicate_keys(path: str | Path) -> list[str]:
     return problems
 
 
+# The tags the safe loader gives plain values (and `<<` merges): any other names a constructor of some language.
+PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary", "merge")
+}
+
+
+def foreign_tag(path: str | Path) -> str | None:
+    """A YAML tag outside plain YAML's (`!!python/object/apply:os.system`, say) in a config file, named with its line:
+    Snakemake's loader refuses it (nothing runs) but calls it "tab indentation". None when there is none."""
+    path = Path(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # Snakemake reports a file it cannot read itself
+    nodes = [root] if root is not None else []
+    while nodes:
+        node = nodes.pop()
+        if node.tag not in PLAIN_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            line = node.start_mark.line + 1
+            return f"{path}: line {line}: the YAML tag {tag} is not allowed (a config holds plain values only)"
+        if isinstance(node, yaml.MappingNode):
+            nodes += [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            nodes += node.value
+    return None
+
+
 # --------------------------------------------------------------------------- what the schema refuses
 
 

@@ -172,7 +172,8 @@ def build_experiments(config: dict) -> dict[str, dict]:
     experiments = declared_experiments(config)
     problems = []
     for entry in experiments.values():
-        where = entry["origin"]
+        # A sweep's members share its keys: a problem they repeat (an unknown key) is named by the sweep, said once.
+        where = f"sweep {entry['sweep']!r}" if entry["sweep"] else entry["origin"]
         if not isinstance(entry["overrides"], dict):
             problems.append(f"{where}: must be a mapping of overrides (write {{}} for none)")
             continue
@@ -194,7 +195,7 @@ def build_experiments(config: dict) -> dict[str, dict]:
                 "a scratch model needs the scratch tokenizer it is built for, and a hub model its own tokenizer"
             )
     if problems:
-        raise ValueError("\n".join(dict.fromkeys(problems)))  # a sweep's members repeat its problems
+        raise ValueError("\n".join(dict.fromkeys(problems)))
     link_shared(experiments)
     return experiments
 
@@ -307,7 +308,7 @@ def evaluation_runs(config: dict, experiments: dict[str, dict]) -> list[dict]:
                             "split": split,
                         }
                     )
-    if not runs and (config.get("evaluations") or len(experiments) > 1):
+    if not runs and not problems and (config.get("evaluations") or len(experiments) > 1):
         problems.append("experiments are declared, but nothing scores them: set default_datasets or evaluations")
     if problems:
         raise ValueError("\n".join(problems))
