@@ -14,7 +14,7 @@ validation during training) and checks that validation has plateaued: the best F
 last quarter of training are less than PLATEAU_POINTS above the best before it. Prints and writes
 OUT/demo_spread.{json,md}: each run's scores and plateau check, max - min, mean ± sample std, the machine, the date and
 this command. `--write-expected` also writes benchmarks/demo_expected.json, the range `make demo` compares its score
-with (t5qa.demo_check).
+with (t5qa.report.demo_check).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def markdown(report: dict) -> str:
 
 
 def expected(report: dict) -> dict:
-    """What `make demo` compares its score with (t5qa.demo_check reads it)."""
+    """What `make demo` compares its score with (t5qa.report.demo_check reads it)."""
     from importlib import metadata
 
     s = report["summary"]

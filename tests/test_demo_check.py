@@ -1,4 +1,4 @@
-"""`make demo`'s last lines: the score beside the expected range (t5qa.demo_check)."""
+"""`make demo`'s last lines: the score beside the expected range (t5qa.report.demo_check)."""
 
 import json
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from t5qa.demo_check import read_expected, report
 from t5qa.errors import InputError
+from t5qa.report.demo_check import read_expected, report
 
 
 def expected(tmp_path, **changes):
@@ -67,7 +67,7 @@ def test_a_broken_expected_file_is_one_line_naming_it(tmp_path, changes, message
 def test_the_command_prints_the_report_and_refuses_a_missing_metrics_file_in_one_line(tmp_path):
     path = tmp_path / "demo.json"
     path.write_text(json.dumps(metrics(95.0, 95.2)))
-    command = [sys.executable, "-m", "t5qa.demo_check"]
+    command = [sys.executable, "-m", "t5qa.report.demo_check"]
     result = subprocess.run([*command, str(path), str(expected(tmp_path))], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2  # in the range: no warning

@@ -191,7 +191,7 @@ def test_a_sweep_and_a_cross_dataset_evaluation_end_to_end(tmp_path):
     snakemake(tmp_path, "--cores", "2", "--configfile", str(path))
 
     results = tmp_path / "results"
-    # One tokenization for the four models: the training data, the other dataset with the same tokenizer, the test split.
+    # One tokenization for the four models: training data, the other dataset with the same tokenizer, the test split.
     assert sorted(p.name for p in (results / "tokenized").glob("*.stats.json")) == [
         "causal_part.by.squad_part.stats.json",
         "squad_part.stats.json",

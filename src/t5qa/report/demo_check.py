@@ -1,7 +1,7 @@
 """What `make demo` prints at the end: the demo's score beside the range it is expected in, and one line when it falls
 outside it.
 
-  python -m t5qa.demo_check results/metrics/demo.json benchmarks/demo_expected.json
+  python -m t5qa.report.demo_check results/metrics/demo.json benchmarks/demo_expected.json
 
 The range is what benchmarks/demo_spread.py measured over seeds and torch threads (their different float rounding
 stands in for another CPU's), widened by the margin the file states. A score outside it is not rounding any more: a
