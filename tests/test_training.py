@@ -656,5 +656,5 @@ def test_asking_one_question_prints_a_line_and_bad_input_is_one_line(uninterrupt
     refused = subprocess.run([*t5qa_command(), "ask", model, "--file", str(bad)], capture_output=True, text=True)
     assert (
         refused.returncode == 1
-        and refused.stderr.strip() == f"error: {bad}: row 2: no question (a `question` field with text)"
+        and refused.stderr.strip() == f"error: {bad}: line 2: no question (a `question` field with text)"
     )

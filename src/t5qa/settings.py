@@ -61,8 +61,9 @@ def schema_entry(path: str) -> dict:
     node = schema
     for part in path.split("."):
         node = node["additionalProperties"] if part == "*" else node["properties"][part]
-        if "$ref" in node:  # a shared definition, "#/$defs/NAME"
-            node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+        if "$ref" in node:  # a shared definition, "#/$defs/NAME", with the entry's own keys (its default) beside
+            shared = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+            node = {**shared, **{key: value for key, value in node.items() if key != "$ref"}}
     return node
 
 
