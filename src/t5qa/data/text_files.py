@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TextIO
 
 from t5qa.errors import InputError
 
@@ -102,11 +102,24 @@ def check_text(path: Path) -> None:
         raise InputError(f"{path}: empty file")
 
 
-def _delimited_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """Each non-blank record of a CSV/TSV file (the header first) with the line it starts on, refusing a malformed
-    one; the file is streamed (`check_text` has checked it decodes)."""
-    with open(path, encoding="utf-8-sig", newline="") as stream:
-        reader = csv.reader(stream, delimiter=delimiter, strict=True)
+@contextlib.contextmanager
+def _long_fields() -> Iterator[None]:
+    """Contexts can be long: lift the csv module's 128 KiB field limit while reading."""
+    old_limit = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def delimited_records(stream: TextIO, where: Any, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Each non-blank record of a CSV/TSV stream with the line it starts on, the header first: a malformed record, a
+    header naming a column twice and a record with more or fewer fields than the header are refused, naming the line.
+    The stream is read as it is consumed (opened with newline="", so that quoted line breaks count)."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    with _long_fields():  # contexts can be long
         while True:
             start = reader.line_num + 1  # a record starts on the line after the previous one ended
             try:
@@ -118,19 +131,17 @@ def _delimited_records(path: Path, delimiter: str) -> Iterator[tuple[int, list[s
                     problem = "a quoted field is never closed (the record starting here runs to the end of the file)"
                 else:
                     problem = f"malformed quoting ({err})"
-                raise InputError(f"{path}: line {start}: {problem}") from err
-            if fields:  # else a blank line
-                yield start, fields
-
-
-@contextlib.contextmanager
-def _long_fields() -> Iterator[None]:
-    """Contexts can be long: lift the csv module's 128 KiB field limit while reading."""
-    old_limit = csv.field_size_limit(2**31 - 1)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(old_limit)
+                raise InputError(f"{where}: line {start}: {problem}") from err
+            if not fields:  # a blank line
+                continue
+            if header is None:
+                repeated = sorted(name for name, n in Counter(fields).items() if n > 1)
+                if repeated:
+                    raise InputError(f"{where}: line {start}: the {kind} header repeats the column names {repeated}")
+                header = fields
+            elif len(fields) != len(header):
+                raise InputError(f"{where}: line {start}: {len(fields)} fields, but the header has {len(header)}")
+            yield start, fields
 
 
 def read_delimited(path: Path, delimiter: str) -> Records:
@@ -138,27 +149,19 @@ def read_delimited(path: Path, delimiter: str) -> Records:
     checked first (encoding, quoting, field counts), holding one record at a time; the records are then read again
     as they are consumed (`Records.rows` is an iterator, `Records.count` their number), so a caller that consumes them
     one by one never holds the file."""
-    kind = "TSV" if delimiter == "\t" else "CSV"
     check_text(path)
     header: list[str] | None = None
-    count = 0
-    with _long_fields():
-        for start, fields in _delimited_records(path, delimiter):
-            if header is None:
-                repeated = sorted(name for name, n in Counter(fields).items() if n > 1)
-                if repeated:
-                    raise InputError(f"{path}: line {start}: the {kind} header repeats the column names {repeated}")
-                header = fields
-            elif len(fields) != len(header):
-                raise InputError(f"{path}: line {start}: {len(fields)} fields, but the header has {len(header)}")
-            else:
-                count += 1
+    count = -1  # the header is not a record
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        for _, fields in delimited_records(stream, path, delimiter):
+            header = header or fields
+            count += 1
     if header is None:
         raise InputError(f"{path}: empty file (no header line)")
 
     def rows(header: list[str] = header) -> Iterator[Row]:
-        with _long_fields():
-            records = _delimited_records(path, delimiter)
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            records = delimited_records(stream, path, delimiter)
             next(records)  # the header
             for start, fields in records:
                 yield f"line {start}", dict(zip(header, fields))

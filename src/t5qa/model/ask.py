@@ -9,7 +9,6 @@ each of which can be given on the command line.
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 
 from t5qa.data.download import TOKENIZER_FILES
 from t5qa.data.features import load_tokenizer, make_tokenize_fn
-from t5qa.data.text_files import parse_json
+from t5qa.data.text_files import delimited_records, parse_json
 from t5qa.data.tokenize_data import check_tokenize_settings
 from t5qa.data.tokenize_stats import STATS_IN_MODEL, read_tokenize_stats
 from t5qa.errors import InputError
@@ -79,27 +78,9 @@ def read_questions(text: str, where: str) -> list[dict]:
 
 def csv_rows(text: str, where: str) -> list[tuple[str, dict]]:
     """(line, row) of each CSV record under its header, held to the data steps' rules."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header, rows = None, []
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as err:
-            raise InputError(f"{where}: line {start}: malformed quoting ({err})") from err
-        if not fields:
-            continue
-        if header is None:
-            repeated = sorted({name for name in fields if fields.count(name) > 1})
-            if repeated:
-                raise InputError(f"{where}: line {start}: the CSV header repeats the column names {repeated}")
-            header = fields
-        elif len(fields) != len(header):
-            raise InputError(f"{where}: line {start}: {len(fields)} fields, but the header has {len(header)}")
-        else:
-            rows.append((f"line {start}", dict(zip(header, fields))))
+    records = delimited_records(io.StringIO(text, newline=""), where, ",")
+    header = next(records, (0, []))[1]
+    rows = [(f"line {start}", dict(zip(header, fields))) for start, fields in records]
     if not rows:
         raise InputError(f"{where}: a header but no questions")
     return rows
