@@ -23,8 +23,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 snakemake --cores all --configfile config/demo.yaml
-	@python -c "import json; m = json.load(open('results/metrics/demo.json')); \
-	print(f\"demo: exact {m['exact']:.1f}  f1 {m['f1']:.1f}  on {m['total']} questions -> results/metrics/demo.json\")"
+	@python -m t5qa.report.demo_check results/metrics/demo.json benchmarks/demo_expected.json
 	@echo "demo: model card, curves, TensorBoard events in results/models/demo/; make demo-report for report.html"
 
 # The demo's Snakemake report: scores, data stats and training curves in one HTML file.

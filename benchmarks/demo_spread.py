@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import statistics
@@ -143,6 +144,7 @@ def expected(report: dict) -> dict:
         "what": "the demo's final scores (results/metrics/demo.json) over the grid of benchmarks/demo_spread.py",
         "measured": {"date": report["date"], "machine": report["machine"], "command": report["command"]},
         "versions": {name: metadata.version(name) for name in ("torch", "transformers")},
+        "config_sha256": hashlib.sha256((REPO / "config/demo.yaml").read_bytes()).hexdigest(),
         "runs": len(report["runs"]),
         "scores": {key: {k: round(s[key][k], 2) for k in ("mean", "std", "min", "max")} for key in ("exact", "f1")},
         "margin": MARGIN_POINTS,

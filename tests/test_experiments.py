@@ -130,7 +130,7 @@ def test_sharing_keys_follow_what_each_folder_depends_on(config):
 
 def test_evaluation_rows_expand_sweeps_and_refuse_undeclared_names(config):
     config["datasets"]["other"] = list(config["datasets"]["tiny"])
-    config["sweeps"] = [{"name": "lr", "grid": {"train.learning_rate": [0.003]}, "seeds": [1, 2]}]
+    config["sweeps"] = [{"name": "lr", "grid": {"train.learning_rate": [0.001, 0.003]}, "seeds": [1, 2]}]
     config["evaluations"] = [{"experiments": ["lr", "default"], "train_on": ["tiny"], "evaluate_on": ["tiny", "other"]}]
     experiments = build_experiments(config)
     runs = evaluation_runs(config, experiments)
