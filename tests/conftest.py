@@ -56,3 +56,23 @@ def tiny_tokenizer(tmp_path_factory):
     path = tmp_path_factory.mktemp("tokenizer")
     tokenizer.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dag(tmp_path_factory):
+    """The whole DAG on tiny data, built once per test run: its folder, what the metrics run printed, and the hash
+    of the tokenized data taken before the steps that read it ran (tests/test_workflow.py, tests/test_reruns.py)."""
+    from t5qa.manifest import sha256_of
+
+    from .workflow_helpers import snakemake, tiny_config, write_config, write_tiny_sources
+
+    root = tmp_path_factory.mktemp("tiny_dag")
+    config = write_config(root, tiny_config(write_tiny_sources(root)))
+    snakemake(root, "--cores", "2", "results/tokenized/tiny", "--configfile", str(config))
+    tokenized_hash = sha256_of(root / "results" / "tokenized" / "tiny")
+    run = snakemake(root, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(config))
+    return root, run.stdout + run.stderr, tokenized_hash
+
+
+# The training tests' shared dataset, model and reference runs (tests/trained.py): built once per test run.
+from .trained import prepared, uninterrupted, uninterrupted_two  # noqa: E402, F401

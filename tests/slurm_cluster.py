@@ -140,6 +140,12 @@ def remove_system_config() -> None:
             (SYSTEM_CONF_DIR / name).unlink(missing_ok=True)
 
 
+# What a test run of Snakemake adds to the profile. squeue: this cluster keeps no accounting for sacct. A first
+# status check 2 s after submitting (the profile's 20 s suit a real cluster's load): the plugin then adds 10 s to the
+# wait after each check that finds no job finished, so a short job is seen done seconds after it ends.
+SNAKEMAKE_ARGS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2")
+
+
 class Cluster:
     def __init__(self, root: Path, account: str, nodes: int = 1, gpus: int = 2):
         self.root = root

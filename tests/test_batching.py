@@ -22,19 +22,8 @@ from t5qa.errors import InputError
 from t5qa.settings import PredictSettings, TrainSettings
 
 from .conftest import REPO
-from .test_training import (
-    ONE_THREAD,
-    PREDICT,
-    TRAIN,
-    TWO_PROCESSES,
-    _wait_for_checkpoint,
-    assert_same_weights,
-    checkpoint_steps,
-    predict,
-    prepared,  # noqa: F401  (the module's fixture, shared here)
-    train_command,
-    training_log,
-)
+from .test_training import _wait_for_checkpoint, checkpoint_steps, training_log
+from .trained import ONE_THREAD, PREDICT, TRAIN, TWO_PROCESSES, assert_same_weights, predict, train_command
 
 
 def random_lengths(n: int, seed: int, low: int = 3, high: int = 300) -> list[int]:
@@ -157,14 +146,14 @@ def test_torch_threads_follow_the_job_the_cores_and_the_local_processes(monkeypa
     assert torch_threads(1) == 1
 
 
-# --- training and prediction end to end (the tiny data of test_training)
+# --- training and prediction end to end (the tiny data of tests/trained.py)
 
 # 160 training rows of 40-90 tokens: a budget of 512 padded tokens makes batches of 5-8.
 BUDGET_TRAIN = {**TRAIN, "batch_tokens": 512, "save_steps": 5, "eval_steps": 0, "epochs": 2}
 
 
 @pytest.fixture(scope="module")
-def budget_trained(prepared, tmp_path_factory):  # noqa: F811
+def budget_trained(prepared, tmp_path_factory):
     out = tmp_path_factory.mktemp("budget_trained")
     result = subprocess.run(
         train_command(prepared, out, settings=BUDGET_TRAIN), cwd=REPO, capture_output=True, text=True, env=ONE_THREAD
@@ -184,7 +173,7 @@ def test_training_with_batch_tokens_learns(budget_trained):
     assert losses[-1] < 0.85 * losses[0], losses
 
 
-def test_training_with_batch_tokens_resumes_to_the_same_model(prepared, budget_trained, tmp_path):  # noqa: F811
+def test_training_with_batch_tokens_resumes_to_the_same_model(prepared, budget_trained, tmp_path):
     """Killed in the second epoch; the rerun skips the batches it trained on and ends where an uninterrupted run
     does."""
     reference, stderr = budget_trained
@@ -217,7 +206,7 @@ def test_training_with_batch_tokens_resumes_to_the_same_model(prepared, budget_t
 
 
 def test_predictions_are_the_same_with_batch_tokens_and_batch_size_and_with_two_processes(
-    prepared,  # noqa: F811
+    prepared,
     budget_trained,
     tmp_path,
 ):

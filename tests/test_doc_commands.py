@@ -3,6 +3,7 @@ config files' headers. Snakemake commands are dry-run as written (and a target a
 following word is refused: Snakemake would read it as that option's value); script and `t5qa` commands are checked
 against their own --help; make targets exist."""
 
+import functools
 import re
 import shlex
 import subprocess
@@ -116,10 +117,15 @@ def test_each_snakemake_command_runs_as_printed(doc, line):
 
 
 def help_of(words: list[str]) -> str:
-    if words[0] == "t5qa":
-        command = [str(Path(sys.executable).with_name("t5qa")), *words[1:2], "--help"]
+    return help_text(tuple(words[:2]))
+
+
+@functools.cache  # several lines name one command: its help is read once (each read imports torch)
+def help_text(program: tuple[str, ...]) -> str:
+    if program[0] == "t5qa":
+        command = [str(Path(sys.executable).with_name("t5qa")), *program[1:2], "--help"]
     else:
-        command = [sys.executable, words[1], "--help"]
+        command = [sys.executable, program[1], "--help"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(command)}: {result.stderr[-2000:]}"
     return result.stdout

@@ -12,13 +12,9 @@ from t5qa.model.trainer import QATrainer
 from t5qa.model.training_data import load_train_split
 from t5qa.settings import TrainSettings
 
-from . import test_training
 from .conftest import REPO
-from .test_training import TRAIN, train_command, weights
+from .trained import TRAIN, train_command, weights
 
-# test_training's fixtures: its tiny tokenized dataset and model, and its one-process run without checkpointing.
-prepared = test_training.prepared
-uninterrupted = test_training.uninterrupted
 WITH_CHECKPOINTING = {**TRAIN, "gradient_checkpointing": True}
 
 

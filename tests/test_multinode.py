@@ -18,15 +18,11 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from . import test_training
 from .conftest import REPO
-from .slurm_cluster import Unavailable, start_cluster
-from .test_training import ONE_THREAD, _wait_for_checkpoint, assert_same_weights, train_command
+from .slurm_cluster import SNAKEMAKE_ARGS, Unavailable, start_cluster
+from .test_training import _wait_for_checkpoint
+from .trained import ONE_THREAD, assert_same_weights, train_command
 from .workflow_helpers import snakemake, tiny_config, write_config, write_tiny_sources
-
-# test_training's fixtures: its tiny tokenized dataset and model, and its two-process run (the reference here).
-prepared = test_training.prepared
-uninterrupted_two = test_training.uninterrupted_two
 
 
 def free_port() -> int:
@@ -166,8 +162,7 @@ def test_a_two_node_slurm_job_trains_what_two_local_processes_train(two_nodes, t
         workdir,
         "--profile",
         str(profile),
-        "--slurm-status-command",
-        "squeue",
+        *SNAKEMAKE_ARGS,
         "results/models/tiny",
         "--configfile",
         str(config),

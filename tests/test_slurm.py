@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from .slurm_cluster import Unavailable, start_cluster
+from .slurm_cluster import SNAKEMAKE_ARGS, Unavailable, start_cluster
 from .workflow_helpers import REPO, snakemake
 
 COMPUTE_RULES = {"normalize", "scratch_tokenizer", "scratch_model", "tokenize_data", "train", "predict", "metrics"}
@@ -37,8 +37,7 @@ def run_demo(cluster, workdir, profile=REPO / "profiles" / "slurm"):
         str(profile),
         "--configfile",
         str(REPO / "config" / "demo.yaml"),
-        "--slurm-status-command",
-        "squeue",
+        *SNAKEMAKE_ARGS,
         "results/metrics/demo.json",
         check=False,
         env=cluster.env,

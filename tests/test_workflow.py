@@ -53,15 +53,11 @@ def test_bad_config_is_rejected_at_start(tmp_path):
     assert "learning_rate" in result.stdout + result.stderr
 
 
-def test_whole_dag_on_tiny_data(tmp_path):
-    config = write_config(tmp_path, tiny_config(write_tiny_sources(tmp_path)))
-    snakemake(tmp_path, "--cores", "2", "results/tokenized/tiny", "--configfile", str(config))
-    tokenized_hash = sha256_of(tmp_path / "results" / "tokenized" / "tiny")
-
-    run = snakemake(tmp_path, "--cores", "2", "results/metrics/tiny.json", "--configfile", str(config))
+def test_whole_dag_on_tiny_data(tiny_dag):
+    tmp_path, terminal, tokenized_hash = tiny_dag  # (this test then adds the default target's plot and page)
+    config = tmp_path / "config.yaml"
     metrics = read_json(tmp_path / "results" / "metrics" / "tiny.json")
     # The long steps' own lines reach the terminal the run was started from; the log has them too, one per entry.
-    terminal = run.stdout + run.stderr
     assert re.search(r"\[train tiny\] train step=\d+/15 epoch=[\d.]+ loss=[\d.]+", terminal), terminal[-3000:]
     assert "[predict tiny.jsonl] wrote " in terminal, terminal[-3000:]
     train_log = (tmp_path / "logs" / "train" / "tiny.log").read_text()

@@ -149,6 +149,9 @@ def plan_batches(lengths: list[int], settings: PredictSettings) -> list[list[int
 def prepare_model(model, settings: PredictSettings, device: torch.device):
     """On the device, in eval mode, with the merged attention bias; bf16 on a GPU that has it (unless fp32)."""
     model = model.to(device).eval()
+    # Answers are as long as max_new_tokens allows; a saved max_length (the trainer's evaluation sets one) would only
+    # make generate() warn at every batch that max_new_tokens takes precedence.
+    model.generation_config.max_length = None
     attention.use_merged_bias(model)
     if device.type == "cuda" and torch.cuda.is_bf16_supported() and settings.precision != "fp32":
         model = model.to(torch.bfloat16)
