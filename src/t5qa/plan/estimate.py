@@ -307,7 +307,7 @@ def report(estimates: list[Estimate], device: str, peak: float, utilisation: flo
         f"({utilisation_origin})"
     ]
     total = 0.0
-    for e in estimates:
+    for e in sorted(estimates, key=lambda e: (e.job.rule != "train", e.job.output)):  # trains first, by output
         gpus = max(e.job.gpus, 1)
         head = f"{e.job.rule} {e.job.output} ({gpus} GPU{'s' if gpus > 1 else ''})"
         if e.hours is None:
