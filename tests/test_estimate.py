@@ -66,3 +66,13 @@ def test_the_demo_estimate_lists_train_and_predict_and_warns_about_a_short_runti
     assert any(line.startswith("  WARNING: the profile's runtime for train is 1e-05 min") for line in lines)
     assert any(line.startswith("predict results/predictions/demo.jsonl (1 GPU): ") for line in lines)
     assert lines[-1].startswith("FLOPs: training FLOPs = 6 x")
+
+
+def test_before_the_data_exists_the_total_says_unknown_not_zero(tmp_path, monkeypatch, capsys):
+    shutil.copytree(REPO / "resources", tmp_path / "resources")  # the demo's sources, not normalized yet
+    monkeypatch.chdir(tmp_path)
+    main(["--configfile", str(REPO / "config" / "demo.yaml")])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("train results/models/demo (1 GPU): unknown: ") for line in lines)
+    total = next(line for line in lines if line.startswith("total: "))
+    assert total.startswith("total: unknown: 2 of 2 jobs unknown (above)"), total

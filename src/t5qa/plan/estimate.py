@@ -267,7 +267,7 @@ def training_flops(settings, tokens, terms, gpus, generated, workdir, stats_path
         evaluations = steps // eval_steps + (1 if steps % eval_steps else 0)
         scored = min(settings.get("eval_examples", 1000), validation.inputs)
         flops += evaluations * model_flops(terms, scored * validation.source, scored * generated, 2)
-        what += f", {evaluations} evaluations of {scored:,} inputs"
+        what += f", {evaluations} evaluation{'s' if evaluations != 1 else ''} of {scored:,} inputs"
     return flops, what
 
 
@@ -321,7 +321,14 @@ def report(estimates: list[Estimate], device: str, peak: float, utilisation: flo
                 f"estimate ({e.hours * 60:,.0f} min): raise set-resources.{e.job.rule}.runtime, or give `retries` "
                 f"enough attempts to resume through (at least {math.ceil(e.hours * 60 / e.runtime_minutes)})"
             )
-    lines.append(f"total: {duration_text(total)} of GPU time (GPUs x hours)")
+    unknown = sum(e.hours is None for e in estimates)
+    if unknown:  # a sum of the known jobs alone would read as the run's cost
+        lines.append(
+            f"total: unknown: {unknown} of {len(estimates)} jobs unknown (above); the known ones: "
+            f"{duration_text(total)} of GPU time (GPUs x hours)"
+        )
+    else:
+        lines.append(f"total: {duration_text(total)} of GPU time (GPUs x hours)")
     lines.append(f"FLOPs: {FLOPS_FORMULA}")
     return "\n".join(lines)
 
