@@ -22,8 +22,18 @@ from t5qa.errors import InputError
 from t5qa.settings import PredictSettings, TrainSettings
 
 from .conftest import REPO
-from .test_training import _wait_for_checkpoint, checkpoint_steps, training_log
-from .trained import ONE_THREAD, PREDICT, TRAIN, TWO_PROCESSES, assert_same_weights, predict, train_command
+from .trained import (
+    ONE_THREAD,
+    PREDICT,
+    TRAIN,
+    TWO_PROCESSES,
+    assert_same_weights,
+    checkpoint_steps,
+    predict,
+    train_command,
+    training_log,
+    wait_for_checkpoint,
+)
 
 
 def random_lengths(n: int, seed: int, low: int = 3, high: int = 300) -> list[int]:
@@ -187,7 +197,7 @@ def test_training_with_batch_tokens_resumes_to_the_same_model(prepared, budget_t
         text=True,
         env=ONE_THREAD,
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", after, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", after, process)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert checkpoint_steps(tmp_path / "checkpoints")[-1] > steps_per_epoch

@@ -20,8 +20,7 @@ from safetensors.torch import load_file
 
 from .conftest import REPO
 from .slurm_cluster import SNAKEMAKE_ARGS, Unavailable, start_cluster
-from .test_training import _wait_for_checkpoint
-from .trained import ONE_THREAD, assert_same_weights, train_command
+from .trained import ONE_THREAD, assert_same_weights, train_command, wait_for_checkpoint
 from .workflow_helpers import snakemake, tiny_config, write_config, write_tiny_sources
 
 
@@ -94,7 +93,7 @@ def test_sigterm_on_one_machine_stops_both_at_one_step_and_they_resume_to_the_sa
     """Slurm signals every node, but not at the same instant: a signal on one machine alone must stop both at the
     end of the same step (StopOnSignal's all-reduce spans the machines), with one complete checkpoint."""
     machines = start_machines(prepared, tmp_path)
-    _wait_for_checkpoint(tmp_path / "checkpoints", 24, machines[0])
+    wait_for_checkpoint(tmp_path / "checkpoints", 24, machines[0])
     os.killpg(machines[1].pid, signal.SIGTERM)
     outputs = finish(machines)
     stops = [re.findall(r"stopping at step (\d+): saving checkpoint", output) for output in outputs]

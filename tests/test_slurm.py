@@ -6,6 +6,8 @@ Skipped, with the reason printed, only where Slurm cannot be started (not root, 
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 
@@ -80,6 +82,13 @@ def test_demo_runs_through_the_slurm_profile(demo_run):
 
     metrics = json.loads((workdir / "results" / "metrics" / "demo.json").read_text())
     assert metrics["exact"] > 2 * metrics["baselines"]["always_empty"]["exact"]  # the demo still learns
+    # What `make demo` prints after the run (the Makefile's own line, on this run's metrics): the score beside the
+    # range benchmarks/demo_spread.py measured, and no line saying it falls outside.
+    line = next(x for x in (REPO / "Makefile").read_text().splitlines() if "t5qa.report.demo_check" in x)
+    words = [w.replace("results/metrics/demo.json", str(workdir / "results/metrics/demo.json")) for w in line.split()]
+    shown = subprocess.run([sys.executable, *words[1:]], cwd=REPO, capture_output=True, text=True)
+    print(shown.stdout)
+    assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 2, shown.stdout + shown.stderr
     assert (workdir / "logs" / "train" / "demo.log").stat().st_size > 0  # step logs land where they do locally
 
 

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import datasets
@@ -32,23 +31,12 @@ from .trained import (
     TRAIN,
     TWO_PROCESSES,
     assert_same_weights,
+    checkpoint_steps,
     predict,
     train_command,
+    training_log,
+    wait_for_checkpoint,
 )
-
-
-def _wait_for_checkpoint(checkpoints: Path, step: int, process: subprocess.Popen, timeout: float = 180) -> None:
-    """Until checkpoint-STEP is complete (its run marker is written last)."""
-    marker = checkpoints / f"checkpoint-{step}" / "t5qa_run.json"
-    deadline = time.monotonic() + timeout
-    while not marker.exists():
-        assert process.poll() is None, "training ended before the checkpoint appeared"
-        assert time.monotonic() < deadline, "no checkpoint in time"
-        time.sleep(0.02)
-
-
-def checkpoint_steps(checkpoints: Path) -> list[int]:
-    return sorted(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
 
 
 # Interrupted in the second and third epoch: a resumed run must see later epochs' data in the same order.
@@ -59,7 +47,7 @@ def test_interrupted_training_resumes_to_the_same_model(prepared, uninterrupted,
     process = subprocess.Popen(
         train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", after_step, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", after_step, process)
     process.send_signal(kill_signal)
     output, _ = process.communicate(timeout=120)
     steps = checkpoint_steps(tmp_path / "checkpoints")
@@ -93,7 +81,7 @@ def test_a_checkpoint_of_another_run_is_not_resumed(prepared, uninterrupted, tmp
     process = subprocess.Popen(
         train_command(prepared, tmp_path, settings=other), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", 6, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", 6, process)
     process.kill()
     process.communicate(timeout=60)
     assert checkpoint_steps(tmp_path / "checkpoints")
@@ -114,7 +102,7 @@ def test_a_checkpoint_without_its_run_marker_is_not_resumed(prepared, uninterrup
     process = subprocess.Popen(
         train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", 12, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", 12, process)
     process.kill()
     process.communicate(timeout=60)
     for marker in (tmp_path / "checkpoints").glob("checkpoint-*/t5qa_run.json"):
@@ -133,7 +121,7 @@ def test_a_damaged_checkpoint_is_skipped_for_the_newest_intact_one(prepared, uni
     process = subprocess.Popen(
         train_command(prepared, tmp_path), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", 18, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", 18, process)
     process.kill()
     process.communicate(timeout=60)
     newest = max(checkpoint_steps(tmp_path / "checkpoints"))
@@ -189,7 +177,7 @@ def test_two_processes_stop_at_one_step_and_resume_to_the_same_model(prepared, u
         env=ONE_THREAD,
         start_new_session=True,  # its own process group, signalled as a whole
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", 24, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", 24, process)
     os.killpg(process.pid, signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
     stops = re.findall(r"stopping at step (\d+): saving checkpoint", output)
@@ -236,10 +224,6 @@ def test_a_log_file_gets_progress_lines_not_bar_redraws(prepared, tmp_path):
 
 
 # ----------------------------------------------------------------------------- validation during training
-
-
-def training_log(out: Path) -> dict:
-    return json.loads((out / "model" / "log_history.json").read_text())
 
 
 def evaluations(log: dict) -> list[dict]:
@@ -313,7 +297,7 @@ def test_a_resumed_run_keeps_its_best_so_far(prepared, stopped_early, tmp_path):
     process = subprocess.Popen(
         train_command(prepared, tmp_path, settings=EARLY), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    _wait_for_checkpoint(tmp_path / "checkpoints", checkpoint_step, process)
+    wait_for_checkpoint(tmp_path / "checkpoints", checkpoint_step, process)
     process.kill()
     process.communicate(timeout=60)
     newest = tmp_path / "checkpoints" / f"checkpoint-{checkpoint_steps(tmp_path / 'checkpoints')[-1]}"

@@ -54,26 +54,26 @@ def test_bad_config_is_rejected_at_start(tmp_path):
 
 
 def test_whole_dag_on_tiny_data(tiny_dag):
-    tmp_path, terminal, tokenized_hash = tiny_dag  # (this test then adds the default target's plot and page)
-    config = tmp_path / "config.yaml"
-    metrics = read_json(tmp_path / "results" / "metrics" / "tiny.json")
+    root, terminal, tokenized_hash = tiny_dag  # (this test then adds the default target's plot and page)
+    config = root / "config.yaml"
+    metrics = read_json(root / "results" / "metrics" / "tiny.json")
     # The long steps' own lines reach the terminal the run was started from; the log has them too, one per entry.
     assert re.search(r"\[train tiny\] train step=\d+/15 epoch=[\d.]+ loss=[\d.]+", terminal), terminal[-3000:]
     assert "[predict tiny.jsonl] wrote " in terminal, terminal[-3000:]
-    train_log = (tmp_path / "logs" / "train" / "tiny.log").read_text()
+    train_log = (root / "logs" / "train" / "tiny.log").read_text()
     assert re.search(r"t5qa.model.train INFO train step=\d+/15 epoch=[\d.]+ loss=", train_log)
     assert re.search(r"t5qa.model.train INFO summary step=15/15 epoch=[\d.]+ train_runtime=", train_log)
     assert "{'loss'" not in train_log  # no printed dicts
     assert metrics["dataset"] == "tiny" and metrics["total"] == metrics["HasAns_total"] + metrics["NoAns_total"]
     assert set(metrics["per_source"]) == {"tiny_squad", "tiny_causalqa"}
     # Downstream steps never wrote into the upstream Arrow folder (the datasets cache trap).
-    assert sha256_of(tmp_path / "results" / "tokenized" / "tiny") == tokenized_hash
+    assert sha256_of(root / "results" / "tokenized" / "tiny") == tokenized_hash
 
-    model = tmp_path / "results" / "models" / "tiny"
+    model = root / "results" / "models" / "tiny"
     manifest = read_json(model / "run_manifest.json")
     assert manifest["settings"]["learning_rate"] == 0.003 and manifest["git"]["commit"]
     assert "sha256" in manifest["inputs"]["tokenized"]
-    assert not (tmp_path / "results" / "checkpoints" / "tiny").exists()  # removed once the model is saved
+    assert not (root / "results" / "checkpoints" / "tiny").exists()  # removed once the model is saved
     for log in [
         "normalize/tiny_squad/train.log",
         "tokenize_data/tiny.log",
@@ -81,11 +81,11 @@ def test_whole_dag_on_tiny_data(tiny_dag):
         "predict/tiny.log",
         "metrics/tiny.log",
     ]:
-        assert (tmp_path / "logs" / log).stat().st_size > 0, log
-    predictions = [json.loads(line) for line in (tmp_path / "results/predictions/tiny.jsonl").read_text().splitlines()]
+        assert (root / "logs" / log).stat().st_size > 0, log
+    predictions = [json.loads(line) for line in (root / "results/predictions/tiny.jsonl").read_text().splitlines()]
     assert len(predictions) == metrics["total"]
     # Beside the metrics, every question with its gold, prediction and F1, worst first.
-    questions = (tmp_path / "results/metrics/tiny.questions.csv").read_text().splitlines()
+    questions = (root / "results/metrics/tiny.questions.csv").read_text().splitlines()
     assert questions[0] == "f1,exact,source,id,question,gold,prediction,na_prob" and len(questions) > metrics["total"]
 
     # transformers 5 removed the text2text pipeline; the saved folder loads with the Auto classes.
@@ -104,14 +104,14 @@ def test_whole_dag_on_tiny_data(tiny_dag):
     assert (model / "training_curves.png").is_file() and "AutoModelForSeq2SeqLM" in (model / "README.md").read_text()
 
     # The default target adds the plot and the report page; `--report` embeds both.
-    snakemake(tmp_path, "--cores", "2", "--configfile", str(config))
-    snakemake(tmp_path, "--report", "report.html", "--configfile", str(config))
-    embedded = report_files(tmp_path / "report.html")
-    assert embedded["results/plots/tiny.training.png"] == (tmp_path / "results/plots/tiny.training.png").read_bytes()
+    snakemake(root, "--cores", "2", "--configfile", str(config))
+    snakemake(root, "--report", "report.html", "--configfile", str(config))
+    embedded = report_files(root / "report.html")
+    assert embedded["results/plots/tiny.training.png"] == (root / "results/plots/tiny.training.png").read_bytes()
     page = embedded["results/report/tiny.html"].decode()
     assert f"{metrics['f1']:.2f}" in page and "tiny_causalqa" in page and "p95" in page
 
-    rerun = snakemake(tmp_path, "-n", "--configfile", str(config))
+    rerun = snakemake(root, "-n", "--configfile", str(config))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
 
 

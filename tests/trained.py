@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,21 @@ def uninterrupted_two(prepared, tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return out
+
+
+def wait_for_checkpoint(checkpoints: Path, step: int, process: subprocess.Popen, timeout: float = 180) -> None:
+    """Until checkpoint-STEP is complete (its run marker is written last)."""
+    marker = checkpoints / f"checkpoint-{step}" / "t5qa_run.json"
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert process.poll() is None, "training ended before the checkpoint appeared"
+        assert time.monotonic() < deadline, "no checkpoint in time"
+        time.sleep(0.02)
+
+
+def checkpoint_steps(checkpoints: Path) -> list[int]:
+    return sorted(int(p.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*"))
+
+
+def training_log(out: Path) -> dict:
+    return json.loads((out / "model" / "log_history.json").read_text())
