@@ -695,6 +695,19 @@ def test_check_value_examples():
         check_value({"batch_size": 1, "num_beams": "Auto"}, RUN_LIKE, "--settings")
     with pytest.raises(InputError, match="^x: missing 'batch_size'$"):
         check_value({}, RUN_LIKE, "x")
+    # A key with a control character or a space is quoted, so the message stays one readable line.
+    with pytest.raises(InputError, match=r'^--settings: "\\r": unknown key; .*; "a b": unknown key;'):
+        check_value({"batch_size": 1, "\r": 1, "a b": 2}, RUN_LIKE, "--settings")
+
+
+def test_error_line_is_one_line_whatever_the_message_holds():
+    def main():
+        raise InputError("data\nerror: forged.csv: line 1\rmore")
+
+    with mock.patch.object(sys, "argv", ["x.py"]), contextlib.redirect_stderr(io.StringIO()) as stderr:
+        with pytest.raises(SystemExit):
+            cli.run(main)
+    assert stderr.getvalue() == "error: data\\nerror: forged.csv: line 1\\rmore\n"
 
 
 # --- train

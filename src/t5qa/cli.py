@@ -263,6 +263,12 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(err).__name__
 
 
+def one_line(text: str) -> str:
+    """A message as one line: a control character from a value (a key named "\\r", a file name with a newline) is
+    shown escaped, so the `error:` line stays one line and cannot fake another."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(text))
+
+
 def run(main: Callable[[], int | None]) -> None:
     """Run a CLI's main(): its return value is the exit status; bad input is one `error:` line and status 1."""
     setup_logging()
@@ -270,17 +276,17 @@ def run(main: Callable[[], int | None]) -> None:
     try:
         sys.exit(main() or 0)
     except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(1)
     except OSError as err:
         # A file the step could not read or write (permissions, a full disk, a folder where a file should be).
         if err.errno == errno.ENOSPC or "No space left on device" in str(err):
-            where = f"{err.filename}: " if err.filename else ""
+            where = f"{one_line(err.filename)}: " if err.filename else ""
             print(f"error: {where}no space left on device (free some space and rerun)", file=sys.stderr)
             sys.exit(1)
         if err.filename is None:
             raise
-        print(f"error: {err.filename}: {err.strerror or first_line(err)}", file=sys.stderr)
+        print(f"error: {one_line(err.filename)}: {one_line(err.strerror or first_line(err))}", file=sys.stderr)
         sys.exit(1)
 
 

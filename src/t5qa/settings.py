@@ -119,11 +119,17 @@ def allowed(schema: dict) -> str:
     return ", ".join([words, *limits])
 
 
+def _key(key) -> str:
+    """A key as written in a message: as it is, or quoted where it is empty or holds a space or control character."""
+    text = str(key)
+    return text if text and all(char.isprintable() and not char.isspace() for char in text) else json.dumps(text)
+
+
 def explain_error(error, prefix: str = "", whole: str = "the config") -> list[str]:
     """One jsonschema error as lines naming the key path, the value and what is allowed; `whole` names the checked
     value itself (empty: the caller names it)."""
     parts = [prefix, *error.absolute_path] if prefix else list(error.absolute_path)
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{_key(part)}" for part in parts).lstrip(".")
     at = f"{path or whole}: " if path or whole else ""
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -134,7 +140,7 @@ def explain_error(error, prefix: str = "", whole: str = "the config") -> list[st
                 continue
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"{f'{path}.' if path else ''}{key}: unknown key{hint}; the keys here: {', '.join(known)}")
+            lines.append(f"{f'{path}.' if path else ''}{_key(key)}: unknown key{hint}; the keys here: {', '.join(known)}")
         return lines
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
