@@ -704,9 +704,12 @@ def test_error_line_is_one_line_whatever_the_message_holds():
     def main():
         raise InputError("data\nerror: forged.csv: line 1\rmore")
 
-    with mock.patch.object(sys, "argv", ["x.py"]), contextlib.redirect_stderr(io.StringIO()) as stderr:
-        with pytest.raises(SystemExit):
-            cli.run(main)
+    with (
+        mock.patch.object(sys, "argv", ["x.py"]),
+        contextlib.redirect_stderr(io.StringIO()) as stderr,
+        pytest.raises(SystemExit),
+    ):
+        cli.run(main)
     assert stderr.getvalue() == "error: data\\nerror: forged.csv: line 1\\rmore\n"
 
 

@@ -140,7 +140,8 @@ def explain_error(error, prefix: str = "", whole: str = "the config") -> list[st
                 continue
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"{f'{path}.' if path else ''}{_key(key)}: unknown key{hint}; the keys here: {', '.join(known)}")
+            where = f"{path}.{_key(key)}" if path else _key(key)
+            lines.append(f"{where}: unknown key{hint}; the keys here: {', '.join(known)}")
         return lines
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
