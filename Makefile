@@ -30,8 +30,11 @@ demo: $(STAMP)
 demo-report: demo
 	snakemake --report report.html --configfile config/demo.yaml
 
+# Two workers, each on its own cores (tests/conftest.py): the suite's many one-core steps (Python and Snakemake
+# starting, hypothesis) run side by side. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 pytest
+	HF_HUB_OFFLINE=1 pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	ruff check .

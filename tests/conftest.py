@@ -13,6 +13,64 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# --- several workers (make test runs `pytest -n 2`, pytest-xdist)
+
+
+def own_cores() -> None:
+    """Give this worker, and every process it starts (Snakemake, its jobs, accelerate, slurmd), its own share of the
+    cores, before torch is imported: two trainings on the same cores oversubscribe torch's threads and each runs many
+    times slower. A step never runs more threads than the cores it may run on (t5qa.data.batching)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    index, count = int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    os.sched_setaffinity(0, cores[index::count] or [cores[index % len(cores)]])
+
+
+own_cores()
+
+# Test modules that share a session-wide build run on one worker, so it is built once per run; the Slurm modules
+# share this host's one cluster (its ports, /etc/slurm) and so take turns on one worker. Every other module is a
+# group of its own. The longest groups go first, so the other worker runs the many short ones beside them.
+SHARED_BUILDS = {
+    "slurm": ("test_slurm", "test_multinode"),
+    "trained": (
+        "test_attempts",
+        "test_batching",
+        "test_benchmarks_prep",
+        "test_gradient_checkpointing",
+        "test_training",
+    ),
+    "tiny_dag": ("test_workflow", "test_reruns"),
+}
+GROUP_OF = {module: group for group, modules in SHARED_BUILDS.items() for module in modules}
+LONGEST_FIRST = ("slurm", "test_causalqa_table", "trained", "test_experiments", "tiny_dag")
+
+
+def group_of(module_path: str) -> str:
+    stem = Path(module_path).stem
+    return GROUP_OF.get(stem, stem)
+
+
+def pytest_collection_modifyitems(items):
+    rank = {group: index for index, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid.split("::")[0]), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduling by scope, the scope being the group: each worker takes whole groups, in the order of
+    collection."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid.split("::")[0])
+
+    config.option.loadscopereorder = False  # keep the longest groups first, not the ones with the most tests
+    return GroupScheduling(config, log)
+
+
 def run_script(name: str, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run one step's CLI the way the workflow does."""
     result = subprocess.run(
