@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import statistics
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 from long_context import machine
+
+from t5qa.report.demo_check import demo_inputs_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND = "python benchmarks/demo_spread.py"
@@ -144,7 +145,7 @@ def expected(report: dict) -> dict:
         "what": "the demo's final scores (results/metrics/demo.json) over the grid of benchmarks/demo_spread.py",
         "measured": {"date": report["date"], "machine": report["machine"], "command": report["command"]},
         "versions": {name: metadata.version(name) for name in ("torch", "transformers")},
-        "config_sha256": hashlib.sha256((REPO / "config/demo.yaml").read_bytes()).hexdigest(),
+        **demo_inputs_sha256(REPO),
         "runs": len(report["runs"]),
         "scores": {key: {k: round(s[key][k], 2) for k in ("mean", "std", "min", "max")} for key in ("exact", "f1")},
         "margin": MARGIN_POINTS,

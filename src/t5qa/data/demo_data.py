@@ -307,9 +307,9 @@ def generate_long(seed: int, n_examples: int, prefix: str, fillers: tuple[int, i
 DEMO_FILES = {
     # file name: (format, seed, examples)
     "squad_train.json": ("squad", 11, 1200),
-    "squad_validation.json": ("squad", 12, 200),
+    "squad_validation.json": ("squad", 12, 500),
     "causalqa_train.csv": ("causalqa", 21, 1200),
-    "causalqa_validation.csv": ("causalqa", 22, 200),
+    "causalqa_validation.csv": ("causalqa", 22, 500),
 }
 
 

@@ -11,12 +11,25 @@ broken install or a changed config, so the line says where to look.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 from t5qa import cli
 from t5qa.errors import InputError
 
 KEYS = {"exact": "exact", "f1": "F1"}
+
+
+def demo_inputs_sha256(repo: Path) -> dict[str, str]:
+    """What the demo's score depends on besides the libraries: its config and its data. The expected range records
+    them, so a test says when it was measured on another demo."""
+    data = hashlib.sha256()
+    for path in sorted((repo / "resources/demo").iterdir()):
+        data.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return {
+        "config_sha256": hashlib.sha256((repo / "config/demo.yaml").read_bytes()).hexdigest(),
+        "data_sha256": data.hexdigest(),
+    }
 
 
 def read_expected(path: Path) -> dict:
