@@ -22,7 +22,7 @@ from unittest import mock
 import datasets
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from t5qa import UNIFORM_COLUMNS, cli
@@ -379,12 +379,23 @@ def check_tokenize(run, base: Path, tiny_tokenizer: Path, inputs) -> None:
     )
     if assert_clean(status, stderr, outputs):
         saved = datasets.load_from_disk(str(outputs[0]))
-        assert len(saved["validation"]) == sum(len(table_ids(t)) for t in validation)
+        # Every validation question is kept, once or (a context longer than max_source_length) as several windows.
+        questions = set(zip(saved["validation"]["source"], saved["validation"]["id"], strict=True))
+        assert len(questions) == sum(len(table_ids(t)) for t in validation)
         assert json.loads(outputs[1].read_text())["train"]["rows"] == sum(len(table_ids(t)) for t in train)
+
+
+QUESTION = {column: "why?" if column.startswith("question") else "" for column in UNIFORM_COLUMNS}
+# A context of 200,000 words: thousands of windows, still one validation question (CI drew a case like it once).
+HUGE_CONTEXT = [
+    ([QUESTION | {"id": f"v{i}"} for i in range(5)], None, None),
+    ([QUESTION | {"id": "v0"}], "a huge cell", None),
+]
 
 
 @FEW
 @given(inputs=tokenize_inputs())
+@example(inputs=(json.dumps(TOKENIZE_SETTINGS), None, HUGE_CONTEXT[:1], HUGE_CONTEXT, False))
 def test_tokenize_in_process(base, tiny_tokenizer, inputs):
     check_tokenize(in_process, base, tiny_tokenizer, inputs)
 
