@@ -386,7 +386,7 @@ def check_tokenize(run, base: Path, tiny_tokenizer: Path, inputs) -> None:
 
 
 QUESTION = {column: "why?" if column.startswith("question") else "" for column in UNIFORM_COLUMNS}
-# A context of 200,000 words: thousands of windows, still one validation question (CI drew a case like it once).
+# A context of 200,000 words: thousands of windows, still one validation question (a suite run drew one like it).
 HUGE_CONTEXT = [
     ([QUESTION | {"id": f"v{i}"} for i in range(5)], None, None),
     ([QUESTION | {"id": "v0"}], "a huge cell", None),

@@ -73,12 +73,21 @@ def kind_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def check_members(archive_path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
-    """The members about to be extracted: plain files, each name once, within the total and the ratio."""
+def check_members(
+    archive_path: Path, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], max_bytes: int, folder: str = ""
+) -> None:
+    """The members about to be extracted: plain files, each name once, within the total and the ratio. Extracting
+    the folder `folder` (ending with /), each name is also checked as it lands there: a folder's entry too, though
+    nothing is written for it."""
     seen = set()
     for info in infos:
         if problem := name_problem(info.filename):
             raise InputError(f"{archive_path}: refusing the entry {info.filename!r}: its name {problem}")
+        relative = info.filename.removeprefix(folder)
+        if folder and relative and (problem := name_problem(relative)):
+            raise InputError(
+                f"{archive_path}: refusing the entry {info.filename!r}: its name inside {folder[:-1]!r} {problem}"
+            )
         if problem := kind_problem(info):
             target = archive.read(info)[:200].decode("utf-8", "replace") if info.file_size < 4096 else "..."
             raise InputError(

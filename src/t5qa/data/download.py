@@ -322,13 +322,7 @@ def extract_folder(
                 )[:10]
                 hint = f"; folders holding a config.json: {folders}" if folders else ""
                 raise InputError(f"{archive_path}: no folder {member!r} in the archive{hint}")
-            check_members(archive_path, archive, entries, max_bytes)
-            for info in entries:  # names as they land in the folder; a folder entry too, though nothing is written
-                relative = info.filename[len(prefix) :]
-                if relative and (problem := name_problem(relative)):
-                    raise InputError(
-                        f"{archive_path}: refusing the entry {info.filename!r}: its name inside {member!r} {problem}"
-                    )
+            check_members(archive_path, archive, entries, max_bytes, folder=prefix)
             with atomic_path(output, is_dir=True) as tmp:
                 tmp.mkdir(exist_ok=True)
                 for info in files:
